@@ -1,0 +1,47 @@
+#pragma once
+// The record of one I/O request. An operation lives inside the awaitable that
+// the awaiting coroutine keeps in its frame, so a request costs no heap
+// allocation; its address is the backend's key for it (io_uring user_data).
+//
+// Operations describe; backends execute: nothing here makes a syscall.
+
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <sys/socket.h>
+
+namespace coronet::detail {
+
+enum class op_code : std::uint8_t {
+    accept,   // buffer: sockaddr out, addr_len in/out; result: new fd
+    connect,  // buffer: const sockaddr*, length: its size; result: 0
+    recv,     // buffer/length; result: bytes (0 = EOF)
+    send,     // buffer/length; result: bytes sent (maybe fewer)
+    send_all, // buffer/length; result: 0 when every byte is sent (progress in `done`)
+    read,     // read(2) on a non-socket fd (eventfd, signalfd); result: bytes
+};
+
+/// True for operations that wait for readability (the rest wait for writability).
+constexpr bool is_read_side(op_code c) noexcept {
+    return c == op_code::accept || c == op_code::recv || c == op_code::read;
+}
+
+enum class op_state : std::uint8_t { idle, in_flight, done };
+
+struct operation {
+    op_code code = op_code::recv;
+    op_state state = op_state::idle;
+    bool internal = false;         // owned by a backend: completion resumes nobody
+    bool cancel_requested = false; // a cancel was asked for: never resubmit
+    int fd = -1;
+    int result = 0;         // >= 0 value, < 0 is -errno
+    void* buffer = nullptr; // data buffer, or the address for accept/connect
+    std::size_t length = 0;
+    std::size_t done = 0;   // send_all: bytes sent so far; connect: started
+    socklen_t addr_len = 0; // accept: in/out length of the peer address
+    std::coroutine_handle<> waiter;
+    operation* prev = nullptr; // backend list links (in-flight or wait list)
+    operation* next = nullptr;
+};
+
+} // namespace coronet::detail

@@ -1,0 +1,114 @@
+#pragma once
+// coronet::event_loop: one per thread; runs coroutines, timers and I/O.
+//
+//   int main() { return coronet::run(main_task()); }
+//
+// The loop resumes coroutines in exactly one place (its ready queue). A turn:
+// run every coroutine that is ready, fire expired timers, then let the backend
+// flush submissions and wait for completions until the next deadline.
+//
+// Threading: a loop and everything it owns (sockets, tasks, timers) belong to
+// the thread that runs it. event_loop::current() is set only while a loop is
+// running on this thread.
+
+#include "runtime/backend_kind.hpp"
+#include "runtime/detail/backend.hpp"
+#include "runtime/detail/ready_queue.hpp"
+#include "runtime/detail/timer_heap.hpp"
+#include "runtime/task.hpp"
+
+#include <coroutine>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace coronet {
+
+struct loop_options {
+    /// Unset: CORONET_BACKEND if set, else the build default (see backend_kind.hpp).
+    std::optional<backend_kind> backend;
+};
+
+class event_loop {
+public:
+    /// Creates the loop and its backend. Throws backend_unavailable when a
+    /// forced backend cannot run here, std::invalid_argument for a bad
+    /// CORONET_BACKEND, std::logic_error if this thread already has a loop.
+    explicit event_loop(loop_options options = {});
+    /// Teardown: cancels every in-flight operation and waits for the kernel
+    /// to finish with it (late accepted fds are closed), then destroys the
+    /// spawned tasks that have not finished.
+    ~event_loop();
+    event_loop(const event_loop&) = delete;
+    event_loop& operator=(const event_loop&) = delete;
+
+    /// Runs `main` and everything it spawns until `main` finishes; returns
+    /// its value or rethrows its exception. Spawned tasks still running when
+    /// it returns keep their state until the next run or the loop's teardown.
+    template <class T>
+    T run_until_complete(task<T> main) {
+        drive(main.handle());
+        return main.take_result();
+    }
+
+    /// Starts `t` detached. The loop owns it until it finishes; an exception
+    /// escaping it is reported on stderr (never silently lost).
+    void spawn(task<> t);
+
+    /// The backend in use (never `automatic`).
+    backend_kind backend() const noexcept;
+    /// Active backend features, e.g. "single_issuer defer_taskrun registered_ring".
+    std::string backend_features() const;
+    /// Spawned tasks that have not finished yet.
+    std::size_t spawned_count() const noexcept { return spawned_count_; }
+
+    /// The loop running on this thread, or nullptr.
+    static event_loop* current() noexcept;
+
+    // For awaitables (not for application code).
+    detail::backend& io() noexcept { return *backend_; }
+    detail::timer_heap& timers() noexcept { return timers_; }
+    void schedule(std::coroutine_handle<> h) { ready_.push(h); }
+    /// Whether an operation that completed inline may continue without a
+    /// trip through the ready queue (a per-turn budget keeps one busy
+    /// connection from starving the others).
+    bool take_inline_budget() noexcept { return inline_budget_ > 0 && inline_budget_--; }
+
+    struct spawned_node {
+        spawned_node* prev = nullptr;
+        spawned_node* next = nullptr;
+        std::coroutine_handle<> frame;
+    };
+    void link_spawned(spawned_node& n) noexcept;
+    void unlink_spawned(spawned_node& n) noexcept;
+
+private:
+    void drive(std::coroutine_handle<> root);
+    void turn(std::coroutine_handle<> root);
+    void teardown() noexcept;
+
+    detail::ready_queue ready_;
+    detail::timer_heap timers_;
+    std::unique_ptr<detail::backend> backend_;
+    spawned_node spawned_; // sentinel of the circular list of live spawned tasks
+    std::size_t spawned_count_ = 0;
+    unsigned inline_budget_ = 0;
+};
+
+/// Creates a loop, runs `main` to completion on it and tears the loop down,
+/// like Python's asyncio.run(). Returns main's value or rethrows its exception.
+template <class T>
+T run(task<T> main, loop_options options = {}) {
+    event_loop loop(options);
+    return loop.run_until_complete(std::move(main));
+}
+
+/// Spawns `t` on the current loop (see event_loop::spawn). Throws
+/// std::logic_error when no loop is running on this thread.
+void spawn(task<> t);
+
+/// The current loop; throws std::logic_error when none is running.
+event_loop& current_loop();
+
+} // namespace coronet

@@ -1,0 +1,85 @@
+#pragma once
+// coronet::result<T>: a value or a std::error_code, the return type of every
+// fallible coronet operation.
+//
+// Two ways to use it, like Python's socket.connect() and connect_ex():
+//   auto r = co_await stream.recv(buf);   // non-throwing: test, then use
+//   if (!r) log(r.error().message());
+//   std::size_t n = (co_await stream.recv(buf)).value();   // throws std::system_error
+
+#include <cerrno>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace coronet {
+
+/// Holds either a T or the std::error_code that explains why there is none.
+template <class T>
+class [[nodiscard]] result {
+public:
+    result(T value) : v_(std::in_place_index<0>, std::move(value)) {}
+    result(std::error_code error) : v_(std::in_place_index<1>, error) {}
+
+    bool has_value() const noexcept { return v_.index() == 0; }
+    explicit operator bool() const noexcept { return has_value(); }
+
+    /// The value. Throws std::system_error carrying error() when there is none.
+    T& value() & { check(); return std::get<0>(v_); }
+    const T& value() const& { check(); return std::get<0>(v_); }
+    T&& value() && { check(); return std::get<0>(std::move(v_)); }
+
+    /// Unchecked access: only after testing has_value().
+    T& operator*() & noexcept { return *std::get_if<0>(&v_); }
+    const T& operator*() const& noexcept { return *std::get_if<0>(&v_); }
+    T&& operator*() && noexcept { return std::move(*std::get_if<0>(&v_)); }
+    T* operator->() noexcept { return std::get_if<0>(&v_); }
+    const T* operator->() const noexcept { return std::get_if<0>(&v_); }
+
+    /// The error, or a default (success) error_code when a value is held.
+    std::error_code error() const noexcept {
+        auto* e = std::get_if<1>(&v_);
+        return e ? *e : std::error_code{};
+    }
+
+private:
+    void check() const {
+        if (!has_value()) throw std::system_error(std::get<1>(v_));
+    }
+    std::variant<T, std::error_code> v_;
+};
+
+/// result<void>: success, or the error that prevented it.
+template <>
+class [[nodiscard]] result<void> {
+public:
+    result() = default;
+    result(std::error_code error) : error_(error) {}
+
+    bool has_value() const noexcept { return !error_; }
+    explicit operator bool() const noexcept { return has_value(); }
+    /// Throws std::system_error carrying error() on failure.
+    void value() const {
+        if (error_) throw std::system_error(error_);
+    }
+    std::error_code error() const noexcept { return error_; }
+
+private:
+    std::error_code error_;
+};
+
+/// The std::error_code for an errno value (generic category, so it compares
+/// equal to std::errc enumerators: `r.error() == std::errc::connection_refused`).
+inline std::error_code errno_code(int err) noexcept { return {err, std::generic_category()}; }
+
+namespace detail {
+/// Converts a kernel-style result (>= 0 value, < 0 is -errno) to a result.
+template <class T>
+result<T> from_syscall(int res) {
+    if (res < 0) return errno_code(-res);
+    return static_cast<T>(res);
+}
+} // namespace detail
+
+} // namespace coronet

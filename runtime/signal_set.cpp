@@ -1,0 +1,46 @@
+#include "runtime/signal_set.hpp"
+
+#include "runtime/event_loop.hpp"
+
+#include <cerrno>
+#include <pthread.h>
+#include <system_error>
+#include <unistd.h>
+
+namespace coronet {
+
+signal_set::signal_set(std::initializer_list<int> signals) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : signals) sigaddset(&set, s);
+    fd_ = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "signalfd");
+    pthread_sigmask(SIG_BLOCK, &set, &previous_);
+}
+
+signal_set::~signal_set() {
+    if (event_loop* loop = event_loop::current())
+        loop->io().close(fd_);
+    else
+        ::close(fd_);
+    pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+}
+
+signal_set::wait_awaitable::wait_awaitable(int fd) noexcept {
+    op.code = detail::op_code::read;
+    op.fd = fd;
+}
+
+bool signal_set::wait_awaitable::await_ready() noexcept {
+    op.buffer = &info_;
+    op.length = sizeof info_;
+    return false;
+}
+
+result<int> signal_set::wait_awaitable::await_resume() const noexcept {
+    if (op.result < 0) return errno_code(-op.result);
+    if (op.result != sizeof info_) return errno_code(EIO);
+    return static_cast<int>(info_.ssi_signo);
+}
+
+} // namespace coronet

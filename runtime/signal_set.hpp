@@ -1,0 +1,51 @@
+#pragma once
+// coronet::signal_set: wait for POSIX signals as ordinary awaitables.
+//
+//   coronet::signal_set stop{SIGINT, SIGTERM};
+//   int sig = (co_await stop.wait()).value();   // SIGINT or SIGTERM
+//
+// The constructor blocks the signals in the calling thread (so their default
+// action, e.g. terminating the process, no longer happens) and routes them to
+// a signalfd; the destructor restores the previous mask. Create it on the
+// thread that runs the loop, before other threads start.
+//
+// Cancellation: destroying the set while wait() is pending cancels the wait,
+// which completes with std::errc::operation_canceled.
+
+#include "runtime/detail/io_awaitable.hpp"
+#include "runtime/result.hpp"
+
+#include <csignal>
+#include <initializer_list>
+#include <sys/signalfd.h>
+
+namespace coronet {
+
+class signal_set {
+public:
+    /// Throws std::system_error if signalfd(2) fails.
+    signal_set(std::initializer_list<int> signals);
+    ~signal_set();
+    signal_set(const signal_set&) = delete;
+    signal_set& operator=(const signal_set&) = delete;
+
+    class [[nodiscard]] wait_awaitable : public detail::io_awaitable {
+    public:
+        explicit wait_awaitable(int fd) noexcept;
+        bool await_ready() noexcept;
+        /// The signal number received.
+        result<int> await_resume() const noexcept;
+
+    private:
+        signalfd_siginfo info_{};
+    };
+
+    /// co_await → result<int>: the next of the set's signals to arrive.
+    wait_awaitable wait() noexcept { return wait_awaitable(fd_); }
+
+private:
+    int fd_ = -1;
+    sigset_t previous_{};
+};
+
+} // namespace coronet

@@ -1,0 +1,127 @@
+#pragma once
+// coronet::task<T>: a lazy coroutine that produces a T (or throws).
+//
+// A task starts when it is awaited (or handed to run()/spawn()) and resumes
+// its awaiter by symmetric transfer when it finishes, so chains of tasks
+// awaiting tasks do not grow the stack. Exceptions propagate to the awaiter.
+//
+// Cancellation: a task is not itself an operation; destroying a task that has
+// not finished destroys its frame (the loop does this only at teardown, after
+// every I/O operation inside it has been cancelled and joined).
+
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <utility>
+
+namespace coronet {
+
+template <class T = void>
+class task;
+
+namespace detail {
+
+struct task_promise_base {
+    std::coroutine_handle<> continuation = std::noop_coroutine();
+    std::exception_ptr error;
+
+    std::suspend_always initial_suspend() noexcept { return {}; }
+
+    struct final_awaiter {
+        bool await_ready() noexcept { return false; }
+        template <class P>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+            return h.promise().continuation;
+        }
+        void await_resume() noexcept {}
+    };
+    final_awaiter final_suspend() noexcept { return {}; }
+    void unhandled_exception() noexcept { error = std::current_exception(); }
+    void rethrow_if_failed() {
+        if (error) std::rethrow_exception(error);
+    }
+};
+
+template <class T>
+struct task_promise : task_promise_base {
+    std::optional<T> value;
+    task<T> get_return_object() noexcept;
+    template <class U>
+    void return_value(U&& v) {
+        value.emplace(std::forward<U>(v));
+    }
+    T take() {
+        rethrow_if_failed();
+        return std::move(*value);
+    }
+};
+
+template <>
+struct task_promise<void> : task_promise_base {
+    task<void> get_return_object() noexcept;
+    void return_void() noexcept {}
+    void take() { rethrow_if_failed(); }
+};
+
+} // namespace detail
+
+/// A lazily started coroutine returning T. Move-only; owns its frame.
+template <class T>
+class [[nodiscard]] task {
+public:
+    using promise_type = detail::task_promise<T>;
+    using handle_type = std::coroutine_handle<promise_type>;
+
+    task() noexcept = default;
+    explicit task(handle_type h) noexcept : h_(h) {}
+    task(task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+    task& operator=(task&& o) noexcept {
+        if (this != &o) {
+            reset();
+            h_ = std::exchange(o.h_, {});
+        }
+        return *this;
+    }
+    ~task() { reset(); }
+
+    /// True once the coroutine has run to completion (value or exception).
+    bool done() const noexcept { return !h_ || h_.done(); }
+    bool valid() const noexcept { return static_cast<bool>(h_); }
+
+    auto operator co_await() && noexcept {
+        struct awaiter {
+            handle_type h;
+            bool await_ready() const noexcept { return !h || h.done(); }
+            std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) noexcept {
+                h.promise().continuation = caller;
+                return h;
+            }
+            T await_resume() { return h.promise().take(); }
+        };
+        return awaiter{h_};
+    }
+
+    /// The finished task's value, or its exception rethrown. Only after done().
+    T take_result() { return h_.promise().take(); }
+    /// The coroutine handle, for the event loop. The task keeps ownership.
+    handle_type handle() const noexcept { return h_; }
+
+private:
+    void reset() noexcept {
+        if (h_) h_.destroy();
+        h_ = {};
+    }
+    handle_type h_;
+};
+
+namespace detail {
+template <class T>
+task<T> task_promise<T>::get_return_object() noexcept {
+    return task<T>{std::coroutine_handle<task_promise<T>>::from_promise(*this)};
+}
+inline task<void> task_promise<void>::get_return_object() noexcept {
+    return task<void>{std::coroutine_handle<task_promise<void>>::from_promise(*this)};
+}
+} // namespace detail
+
+} // namespace coronet
