@@ -1,0 +1,59 @@
+#pragma once
+// The awaitables shared by every byte stream (TCP now, Unix sockets later).
+// Each holds its operation in the awaiting coroutine's frame.
+
+#include "runtime/detail/io_awaitable.hpp"
+#include "runtime/result.hpp"
+
+#include <cstddef>
+#include <span>
+
+namespace coronet::detail {
+
+inline operation make_op(op_code code, int fd, const void* buf, std::size_t len) noexcept {
+    operation op;
+    op.code = code;
+    op.fd = fd;
+    op.buffer = const_cast<void*>(buf);
+    op.length = len;
+    return op;
+}
+
+/// co_await → result<std::size_t>: bytes received; 0 means the peer closed its
+/// write side (EOF). Errors: connection_reset, operation_canceled (the socket
+/// was closed meanwhile), and those of recv(2).
+struct [[nodiscard]] recv_awaitable : io_awaitable {
+    recv_awaitable(int fd, std::span<std::byte> buf) noexcept {
+        op = make_op(op_code::recv, fd, buf.data(), buf.size());
+    }
+    result<std::size_t> await_resume() const noexcept {
+        return from_syscall<std::size_t>(op.result);
+    }
+};
+
+/// co_await → result<std::size_t>: bytes sent, at least 1 and possibly fewer
+/// than asked. Errors: broken_pipe, connection_reset, operation_canceled.
+/// Never raises SIGPIPE.
+struct [[nodiscard]] send_awaitable : io_awaitable {
+    send_awaitable(int fd, std::span<const std::byte> buf) noexcept {
+        op = make_op(op_code::send, fd, buf.data(), buf.size());
+    }
+    result<std::size_t> await_resume() const noexcept {
+        return from_syscall<std::size_t>(op.result);
+    }
+};
+
+/// co_await → result<void>: every byte sent, or the error that stopped it
+/// (bytes_sent() tells how far it got). Never raises SIGPIPE.
+struct [[nodiscard]] send_all_awaitable : io_awaitable {
+    send_all_awaitable(int fd, std::span<const std::byte> buf) noexcept {
+        op = make_op(op_code::send_all, fd, buf.data(), buf.size());
+    }
+    result<void> await_resume() const noexcept {
+        if (op.result < 0) return errno_code(-op.result);
+        return {};
+    }
+    std::size_t bytes_sent() const noexcept { return op.done; }
+};
+
+} // namespace coronet::detail

@@ -1,0 +1,57 @@
+#pragma once
+// coronet::socket_handle: sole owner of a non-blocking socket descriptor.
+//
+// Closing (explicitly or by the destructor) goes through the running loop's
+// backend: operations still in flight on the descriptor are cancelled and
+// joined first (they complete with std::errc::operation_canceled), so a
+// descriptor number reused later never sees a stale completion. Without a
+// running loop the descriptor is simply closed.
+//
+// The setup calls here (socket, bind, listen, setsockopt, getsockname) never
+// block and are made directly; all waiting I/O goes through the backend.
+
+#include "net/address.hpp"
+#include "runtime/result.hpp"
+
+#include <utility>
+
+namespace coronet {
+
+class socket_handle {
+public:
+    socket_handle() noexcept = default;
+    /// Takes ownership of `fd` (which should be non-blocking).
+    explicit socket_handle(int fd) noexcept : fd_(fd) {}
+    socket_handle(socket_handle&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    socket_handle& operator=(socket_handle&& o) noexcept {
+        if (this != &o) {
+            close();
+            fd_ = std::exchange(o.fd_, -1);
+        }
+        return *this;
+    }
+    ~socket_handle() { close(); }
+
+    /// A new non-blocking, close-on-exec socket. Errors: those of socket(2),
+    /// e.g. address_family_not_supported, too_many_files_open.
+    static result<socket_handle> open(int family, int type, int protocol = 0);
+
+    int native_handle() const noexcept { return fd_; }
+    bool is_open() const noexcept { return fd_ >= 0; }
+    /// Gives up ownership without closing; returns the descriptor.
+    int release() noexcept { return std::exchange(fd_, -1); }
+    /// Cancels and joins in-flight operations, then closes. Idempotent.
+    void close() noexcept;
+
+    /// setsockopt(level, name, int value).
+    result<void> set_option(int level, int name, int value) noexcept;
+    /// The bound address (getsockname); for port 0, the port the kernel chose.
+    result<socket_address> local_address() const;
+    /// The connected peer (getpeername); not_connected when there is none.
+    result<socket_address> peer_address() const;
+
+private:
+    int fd_ = -1;
+};
+
+} // namespace coronet

@@ -1,0 +1,54 @@
+#include "net/tcp_listener.hpp"
+
+#include <cerrno>
+#include <sys/socket.h>
+
+namespace coronet {
+
+result<tcp_listener> tcp_listener::bind(const socket_address& addr, listen_options opts) {
+    auto s = socket_handle::open(addr.family(), SOCK_STREAM);
+    if (!s) return s.error();
+    if (opts.reuse_address) {
+        if (auto r = s->set_option(SOL_SOCKET, SO_REUSEADDR, 1); !r) return r.error();
+    }
+    if (opts.reuse_port) {
+        if (auto r = s->set_option(SOL_SOCKET, SO_REUSEPORT, 1); !r) return r.error();
+    }
+    if (addr.is_v6()) { // "::" means IPv6 only; bind 0.0.0.0 as well for IPv4
+        if (auto r = s->set_option(IPPROTO_IPV6, IPV6_V6ONLY, 1); !r) return r.error();
+    }
+    if (::bind(s->native_handle(), addr.data(), addr.size()) < 0) return errno_code(errno);
+    if (::listen(s->native_handle(), opts.backlog) < 0) return errno_code(errno);
+    auto local = s->local_address();
+    if (!local) return local.error();
+    tcp_listener l;
+    l.socket_ = std::move(*s);
+    l.local_ = *local;
+    return l;
+}
+
+result<tcp_listener> tcp_listener::bind(std::string_view addr, listen_options opts) {
+    auto a = socket_address::parse(addr);
+    if (!a) return a.error();
+    return bind(*a, opts);
+}
+
+tcp_listener::accept_awaitable::accept_awaitable(int fd) noexcept {
+    op = detail::make_op(detail::op_code::accept, fd, nullptr, 0);
+}
+
+bool tcp_listener::accept_awaitable::await_ready() noexcept {
+    op.buffer = &peer_; // set here, where the awaitable has its final address
+    op.addr_len = sizeof peer_;
+    return false;
+}
+
+result<tcp_stream> tcp_listener::accept_awaitable::await_resume() noexcept {
+    if (op.result < 0) return errno_code(-op.result);
+    socket_handle s(op.result);
+    auto peer = socket_address::from_sockaddr(reinterpret_cast<const sockaddr*>(&peer_),
+                                              op.addr_len);
+    return tcp_stream(std::move(s), peer ? *peer : socket_address{});
+}
+
+} // namespace coronet

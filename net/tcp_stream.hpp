@@ -1,0 +1,102 @@
+#pragma once
+// coronet::tcp_stream: a connected TCP socket.
+//
+//   auto conn = co_await coronet::tcp_stream::connect(addr);   // result<tcp_stream>
+//   if (!conn) { fmt::print("{}\n", conn.error().message()); co_return; }
+//   co_await conn->send_all("Hello, world");
+//   std::array<char, 1024> buf;
+//   auto n = co_await conn->recv(buf);                          // 0 = peer closed
+//
+// Every operation returns a result: EOF (0 bytes) and a peer reset
+// (std::errc::connection_reset) are ordinary results, not exceptions; use
+// .value() for the throwing form. Sends never raise SIGPIPE.
+//
+// Cancellation: closing the stream (close() or destruction) while another
+// coroutine awaits an operation on it cancels that operation and waits for the
+// kernel to let go of its buffer; the operation completes with
+// std::errc::operation_canceled. An operation is otherwise not cancellable in
+// this version (timeouts and stop tokens come with the cancellation API).
+
+#include "net/address.hpp"
+#include "net/detail/stream_ops.hpp"
+#include "net/socket.hpp"
+
+#include <span>
+#include <string_view>
+
+namespace coronet {
+
+class tcp_stream {
+public:
+    class connect_awaitable;
+
+    tcp_stream() noexcept = default;
+    tcp_stream(socket_handle socket, const socket_address& peer) noexcept
+        : socket_(std::move(socket)), peer_(peer) {}
+
+    /// co_await → result<tcp_stream>: connects to `peer`. Errors:
+    /// connection_refused, network_unreachable, timed_out (the kernel's),
+    /// too_many_files_open, operation_canceled.
+    static connect_awaitable connect(const socket_address& peer) noexcept;
+
+    /// Receives up to buf.size() bytes (see detail::recv_awaitable).
+    detail::recv_awaitable recv(std::span<std::byte> buf) noexcept {
+        return {socket_.native_handle(), buf};
+    }
+    detail::recv_awaitable recv(std::span<char> buf) noexcept {
+        return recv(std::as_writable_bytes(buf));
+    }
+    /// Sends some of `buf` (see detail::send_awaitable).
+    detail::send_awaitable send(std::span<const std::byte> buf) noexcept {
+        return {socket_.native_handle(), buf};
+    }
+    detail::send_awaitable send(std::string_view s) noexcept {
+        return send(std::as_bytes(std::span(s.data(), s.size())));
+    }
+    /// Sends all of `buf`, like Python's sendall() (see detail::send_all_awaitable).
+    detail::send_all_awaitable send_all(std::span<const std::byte> buf) noexcept {
+        return {socket_.native_handle(), buf};
+    }
+    detail::send_all_awaitable send_all(std::string_view s) noexcept {
+        return send_all(std::as_bytes(std::span(s.data(), s.size())));
+    }
+
+    /// Half-close: shuts down the write side (the peer reads EOF), or `how`
+    /// (SHUT_RD, SHUT_WR, SHUT_RDWR). Errors: not_connected.
+    result<void> shutdown(int how = SHUT_WR) noexcept;
+    /// Closes the stream (see the cancellation note above). Idempotent.
+    void close() noexcept { socket_.close(); }
+    bool is_open() const noexcept { return socket_.is_open(); }
+
+    /// Disables (true) or enables Nagle's algorithm.
+    result<void> set_nodelay(bool on) noexcept;
+    /// The peer's address, as accepted or connected to.
+    const socket_address& peer_address() const noexcept { return peer_; }
+    result<socket_address> local_address() const { return socket_.local_address(); }
+    int native_handle() const noexcept { return socket_.native_handle(); }
+    socket_handle& socket() noexcept { return socket_; }
+
+private:
+    socket_handle socket_;
+    socket_address peer_;
+};
+
+/// The awaitable returned by tcp_stream::connect.
+class [[nodiscard]] tcp_stream::connect_awaitable : public detail::io_awaitable {
+public:
+    explicit connect_awaitable(const socket_address& peer) noexcept : peer_(peer) {}
+    /// Opens the socket; a failure completes the connect at once.
+    bool await_ready() noexcept;
+    result<tcp_stream> await_resume() noexcept;
+
+private:
+    socket_address peer_;
+    socket_handle socket_;
+    std::error_code open_error_;
+};
+
+inline tcp_stream::connect_awaitable tcp_stream::connect(const socket_address& peer) noexcept {
+    return connect_awaitable(peer);
+}
+
+} // namespace coronet
