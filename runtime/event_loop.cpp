@@ -11,7 +11,8 @@
 namespace coronet {
 namespace {
 
-thread_local event_loop* current_ = nullptr;
+thread_local event_loop* current_ = nullptr; // the loop running now
+thread_local event_loop* owner_ = nullptr;   // the loop that exists on this thread
 constexpr unsigned inline_budget_per_turn = 256;
 
 // Sets the thread's current loop for a scope; restores the previous one.
@@ -66,15 +67,19 @@ detached run_detached(task<> t) {
 } // namespace
 
 event_loop::event_loop(loop_options options) {
-    if (current_ != nullptr) throw std::logic_error("coronet: this thread already runs a loop");
+    if (owner_ != nullptr) throw std::logic_error("coronet: this thread already has a loop");
     backend_kind kind = options.backend ? *options.backend : configured_backend_kind();
     backend_ = detail::make_backend(kind, ready_);
     spawned_.prev = spawned_.next = &spawned_;
+    owner_ = this;
 }
 
 event_loop::~event_loop() {
-    current_scope scope(this);
-    teardown();
+    {
+        current_scope scope(this);
+        teardown();
+    }
+    owner_ = nullptr;
 }
 
 event_loop* event_loop::current() noexcept { return current_; }
@@ -110,8 +115,7 @@ void event_loop::spawn(task<> t) {
 void spawn(task<> t) { current_loop().spawn(std::move(t)); }
 
 void event_loop::drive(std::coroutine_handle<> root) {
-    if (current_ != nullptr && current_ != this)
-        throw std::logic_error("coronet: another loop runs on this thread");
+    if (owner_ != this) throw std::logic_error("coronet: a loop runs only on its own thread");
     current_scope scope(this);
     schedule(root);
     try {
