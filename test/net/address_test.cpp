@@ -1,0 +1,65 @@
+#include "net/address.hpp"
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+using coronet::socket_address;
+
+TEST_CASE("address: parses and formats IPv4") {
+    auto a = socket_address::parse("127.0.0.1:80");
+    REQUIRE(a);
+    CHECK(a->family() == AF_INET);
+    CHECK(a->port() == 80);
+    CHECK(a->host() == "127.0.0.1");
+    CHECK(a->to_string() == "127.0.0.1:80");
+    CHECK(fmt::format("{}", *a) == "127.0.0.1:80");
+    CHECK(a->size() == sizeof(sockaddr_in));
+}
+
+TEST_CASE("address: parses and formats IPv6 in brackets") {
+    auto a = socket_address::parse("[::1]:65535");
+    REQUIRE(a);
+    CHECK(a->is_v6());
+    CHECK(a->port() == 65535);
+    CHECK(a->host() == "::1");
+    CHECK(a->to_string() == "[::1]:65535");
+    CHECK(fmt::format("{:>14}", *a) == "   [::1]:65535");
+    auto full = socket_address::parse("[2001:db8::a:b]:0");
+    REQUIRE(full);
+    CHECK(full->to_string() == "[2001:db8::a:b]:0");
+}
+
+TEST_CASE("address: rejects bad text with invalid_argument") {
+    for (const char* bad : {"", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1",
+                            "127.0.0.1:8o", "256.0.0.1:80", "localhost:80", "::1:80", "[::1]",
+                            "[127.0.0.1]:80", "[::1:80", "1.2.3:4", ":80", "[]:80"}) {
+        CAPTURE(bad);
+        auto a = socket_address::parse(bad);
+        REQUIRE_FALSE(a);
+        CHECK(a.error() == std::errc::invalid_argument);
+        CHECK_THROWS_AS(a.value(), std::system_error);
+    }
+}
+
+TEST_CASE("address: from host and port, round trip through sockaddr") {
+    auto a = socket_address::from("::1", 8080).value();
+    CHECK(a == socket_address::loopback_v6(8080));
+    auto b = socket_address::from("[::1]", 8080).value();
+    CHECK(a == b);
+    auto c = socket_address::from_sockaddr(a.data(), a.size()).value();
+    CHECK(c == a);
+    CHECK(socket_address::loopback_v4(7) == socket_address::parse("127.0.0.1:7").value());
+    CHECK_FALSE(socket_address::loopback_v4(7) == socket_address::loopback_v4(8));
+    CHECK_FALSE(socket_address::from("", 1));
+    sockaddr unix_family{};
+    unix_family.sa_family = AF_UNIX;
+    CHECK_FALSE(socket_address::from_sockaddr(&unix_family, sizeof unix_family));
+}
+
+TEST_CASE("address: set_port keeps the host") {
+    auto a = socket_address::parse("[::1]:1").value();
+    a.set_port(4242);
+    CHECK(a.to_string() == "[::1]:4242");
+    socket_address d;
+    CHECK(d.to_string() == "0.0.0.0:0");
+}

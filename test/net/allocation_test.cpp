@@ -1,0 +1,58 @@
+// Proves that a steady-state echo loop allocates nothing per round trip:
+// every operation lives in its coroutine's frame.
+#include "test/test_util.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <doctest/doctest.h>
+#include <new>
+
+namespace {
+std::atomic<std::size_t> allocations{0};
+}
+
+void* operator new(std::size_t n) {
+    allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+using namespace coronet;
+
+namespace {
+
+task<bool> ping_pong(tcp_stream& c, int rounds) {
+    std::byte msg[64] = {std::byte{1}};
+    std::byte back[64];
+    for (int i = 0; i < rounds; ++i) {
+        if (!co_await c.send_all(msg)) co_return false;
+        for (std::size_t got = 0; got < sizeof back;) {
+            auto n = co_await c.recv(std::span(back).subspan(got));
+            if (!n || *n == 0) co_return false;
+            got += *n;
+        }
+    }
+    co_return true;
+}
+
+task<std::size_t> measure() {
+    auto l = test::listen_loopback();
+    spawn(test::serve_echo(l, 1));
+    auto c = (co_await tcp_stream::connect(l.local_address())).value();
+    CHECK(co_await ping_pong(c, 200)); // warm-up: queues and tables reach their size
+    auto steady = ping_pong(c, 2000); // its frame is allocated here, before counting
+    std::size_t before = allocations.load();
+    bool ok = co_await std::move(steady);
+    std::size_t after = allocations.load();
+    CHECK(ok);
+    co_return after - before;
+}
+
+} // namespace
+
+TEST_CASE("allocation: a steady echo loop allocates nothing per round trip") {
+    // Both ends count: the client loop here and the server's echo task.
+    CHECK(test::run(measure()) == 0);
+}
