@@ -1,0 +1,423 @@
+#!/usr/bin/env python3
+"""End-to-end tests of examples/echo_server and examples/echo_client.
+
+Runs the example binaries as processes on loopback, on port 0 only, with one
+backend forced:
+
+    echo_examples_test.py --server PATH --client PATH --backend io_uring|epoll
+
+Exits 77 (meson's SKIP) when the backend cannot run on this machine. Every
+process call has a timeout, every loop is bounded, and nothing sleeps to
+synchronise: the tests wait for the server's "listening on" line.
+"""
+
+import argparse
+import os
+import re
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+ARGS = None  # set in main()
+
+START_TIMEOUT = 15.0   # seconds for a server to print its listening line
+RUN_TIMEOUT = 30.0     # seconds for any one process to finish
+IO_TIMEOUT = 15.0      # seconds for any one socket operation
+
+LISTENING = re.compile(r"^listening on (\S+):(\d+) \(backend: ([\w-]+)\)$")
+
+
+def child_env(backend_env=None):
+    """The environment for a child: CORONET_BACKEND only when asked for."""
+    env = dict(os.environ)
+    env.pop("CORONET_BACKEND", None)
+    if backend_env is not None:
+        env["CORONET_BACKEND"] = backend_env
+    return env
+
+
+def run(argv, env=None, timeout=RUN_TIMEOUT):
+    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          env=env if env is not None else child_env(), timeout=timeout)
+
+
+def ipv6_loopback_reason():
+    """None when [::1] can be bound, else why not."""
+    if not socket.has_ipv6:
+        return "Python was built without IPv6"
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+    except OSError as e:
+        return f"cannot bind [::1]: {e}"
+    return None
+
+
+def free_port(host="127.0.0.1"):
+    """A port nothing listens on: bind port 0, note the port, close."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """An echo_server process. start() returns once it listens, or raises.
+
+    If the process exits before listening, `exited` is its exit code and
+    `stderr` what it printed; start() then returns False.
+    """
+
+    def __init__(self, host="127.0.0.1", port=0, backend_flag=True, backend_env=None):
+        self.argv = [ARGS.server, "--host", host, "--port", str(port)]
+        if backend_flag:
+            self.argv += ["--backend", ARGS.backend]
+        self.env = child_env(backend_env)
+        self.proc = None
+        self.host = self.port = self.backend = None
+        self.banner = ""
+        self.exited = None
+        self.stdout = self.stderr = ""
+
+    def start(self):
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=self.env)
+        fd = self.proc.stdout.fileno()
+        buf = b""
+        deadline = time.monotonic() + START_TIMEOUT
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            while b"\n" not in buf:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.stop(signal.SIGKILL)
+                    raise AssertionError(f"no listening line within {START_TIMEOUT}s from "
+                                         f"{self.argv}; stderr: {self.stderr!r}")
+                if not sel.select(left):
+                    continue
+                chunk = os.read(fd, 4096)
+                if not chunk:  # stdout closed: the process is exiting
+                    self.exited = self.proc.wait(timeout=RUN_TIMEOUT)
+                    self.stdout = buf.decode(errors="replace") + self.proc.stdout.read().decode(
+                        errors="replace")
+                    self.stderr = self.proc.stderr.read().decode(errors="replace")
+                    self.proc.stdout.close()
+                    self.proc.stderr.close()
+                    return False
+                buf += chunk
+        self.banner, _, rest = buf.decode(errors="replace").partition("\n")
+        self._rest = rest
+        m = LISTENING.match(self.banner)
+        if not m:
+            self.stop(signal.SIGKILL)
+            raise AssertionError(f"unexpected first line {self.banner!r}")
+        host, port, self.backend = m.groups()
+        self.host = host[1:-1] if host.startswith("[") else host
+        self.port = int(port)
+        return True
+
+    def stop(self, sig=signal.SIGTERM):
+        """Sends `sig` and waits; returns the exit code (None if it was not running)."""
+        if self.proc is None or self.exited is not None:
+            return self.exited
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            out, err = self.proc.communicate(timeout=RUN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, err = self.proc.communicate(timeout=RUN_TIMEOUT)
+            self.exited = self.proc.returncode
+            self.stderr = err.decode(errors="replace")
+            raise AssertionError(f"server did not exit within {RUN_TIMEOUT}s of signal {sig}")
+        self.exited = self.proc.returncode
+        self.stdout = self._rest + out.decode(errors="replace") if self.banner else out.decode(
+            errors="replace")
+        self.stderr = err.decode(errors="replace")
+        return self.exited
+
+    def __enter__(self):
+        if not self.start():
+            raise AssertionError(f"server exited {self.exited} before listening: "
+                                 f"{self.stderr.strip()!r}")
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc is not None and self.exited is None:
+            try:
+                self.stop(signal.SIGTERM)
+            except AssertionError:
+                pass
+        return False
+
+
+def connect(server):
+    family = socket.AF_INET6 if ":" in server.host else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(IO_TIMEOUT)
+    s.connect((server.host, server.port))
+    return s
+
+
+def recv_exactly(sock, n):
+    data = b""
+    for _ in range(n + 1):  # each recv returns at least one byte or ends the loop
+        if len(data) >= n:
+            break
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+class EchoExamplesTest(unittest.TestCase):
+    maxDiff = 2000
+
+    def client(self, server, *extra):
+        return run([ARGS.client, "--host", server.host, "--port", str(server.port),
+                    "--backend", ARGS.backend, *extra])
+
+    def assert_one_line(self, text, what):
+        lines = text.splitlines()
+        self.assertEqual(len(lines), 1, f"{what}: expected exactly one line, got {text!r}")
+        self.assertTrue(text.endswith("\n"), f"{what}: line not terminated: {text!r}")
+
+    # --- round trips ---------------------------------------------------------
+
+    def test_round_trip_ipv4(self):
+        with Server("127.0.0.1") as srv:
+            r = self.client(srv)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, "Received 'Hello, world'\n")
+            self.assertEqual(r.stderr, "")
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
+    def test_round_trip_ipv6(self):
+        reason = ipv6_loopback_reason()
+        if reason:
+            self.skipTest(f"IPv6 loopback unavailable: {reason}")
+        with Server("::1") as srv:
+            self.assertTrue(srv.banner.startswith("listening on [::1]:"), srv.banner)
+            r = self.client(srv, "--message", "over IPv6")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, "Received 'over IPv6'\n")
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
+    def test_client_count_200_with_several_words(self):
+        message = "the quick brown fox jumps over the lazy dog"
+        with Server() as srv:
+            r = self.client(srv, "--count", "200", "--message", message)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, f"Received '{message}'\n200 round trips verified\n")
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
+    def test_seed_python_client(self):
+        with Server() as srv:
+            HOST, PORT = srv.host, srv.port
+            # The seed's echo client, as it is (plus a timeout).
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.settimeout(IO_TIMEOUT)
+                s.connect((HOST, PORT))
+                s.sendall(b"Hello, world")
+                data = s.recv(1024)
+            self.assertEqual(data, b"Hello, world")
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
+    def test_half_close_echoes_everything_then_eof(self):
+        payload = bytes((i * 7 + i // 251) % 256 for i in range(100 * 1024))
+        with Server() as srv, connect(srv) as s:
+            errors = []
+
+            def send_then_shutdown():
+                try:
+                    s.sendall(payload)
+                    s.shutdown(socket.SHUT_WR)
+                except OSError as e:
+                    errors.append(e)
+
+            sender = threading.Thread(target=send_then_shutdown, daemon=True)
+            sender.start()
+            received = bytearray()
+            eof = False
+            for _ in range(len(payload) + 1):  # every recv returns >= 1 byte or EOF
+                chunk = s.recv(65536)
+                if not chunk:
+                    eof = True
+                    break
+                received += chunk
+                if len(received) > len(payload):
+                    break
+            sender.join(IO_TIMEOUT)
+            self.assertFalse(sender.is_alive(), "sender did not finish")
+            self.assertEqual(errors, [])
+            self.assertEqual(len(received), len(payload))
+            self.assertTrue(bytes(received) == payload, "echoed bytes differ")
+            self.assertTrue(eof, "no EOF after the echo")
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
+    def test_many_concurrent_clients(self):
+        n = 50
+        with Server() as srv:
+            socks = []
+            try:
+                for _ in range(n):
+                    socks.append(connect(srv))
+                messages = [f"client {i} says hello {'x' * i}".encode() for i in range(n)]
+                for s, m in zip(socks, messages):  # all connections open at once
+                    s.sendall(m)
+                replies = {i: b"" for i in range(n)}
+                with selectors.DefaultSelector() as sel:
+                    for i, s in enumerate(socks):
+                        sel.register(s, selectors.EVENT_READ, i)
+                    deadline = time.monotonic() + IO_TIMEOUT
+                    pending = n
+                    while pending and time.monotonic() < deadline:
+                        for key, _ in sel.select(deadline - time.monotonic()):
+                            i = key.data
+                            chunk = socks[i].recv(4096)
+                            replies[i] += chunk
+                            if not chunk or len(replies[i]) >= len(messages[i]):
+                                sel.unregister(socks[i])
+                                pending -= 1
+                for i in range(n):
+                    self.assertEqual(replies[i], messages[i], f"client {i}")
+            finally:
+                for s in socks:
+                    s.close()
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
+    # --- lifecycle -----------------------------------------------------------
+
+    def test_sigterm_exits_0(self):
+        with Server() as srv:
+            self.assertEqual(srv.stop(signal.SIGTERM), 0, srv.stderr)
+
+    def test_sigint_exits_0(self):
+        with Server() as srv:
+            self.assertEqual(srv.stop(signal.SIGINT), 0, srv.stderr)
+
+    def signal_with_open_connection(self, sig):
+        with Server() as srv, connect(srv) as s:
+            s.sendall(b"ping")
+            self.assertEqual(recv_exactly(s, 4), b"ping")  # the connection is being served
+            self.assertEqual(srv.stop(sig), 0, srv.stderr)
+            try:
+                tail = s.recv(16)
+            except ConnectionResetError:
+                tail = b""
+            self.assertEqual(tail, b"", "the open connection is closed when the server exits")
+
+    def test_sigterm_with_open_connection_exits_0(self):
+        self.signal_with_open_connection(signal.SIGTERM)
+
+    def test_sigint_with_open_connection_exits_0(self):
+        self.signal_with_open_connection(signal.SIGINT)
+
+    def test_banner_names_requested_backend(self):
+        with Server(backend_flag=True) as srv:
+            self.assertEqual(srv.backend, ARGS.backend, srv.banner)
+            self.assertEqual(srv.host, "127.0.0.1")
+            self.assertNotEqual(srv.port, 0)
+
+    def test_env_var_selects_backend(self):
+        with Server(backend_flag=False, backend_env=ARGS.backend) as srv:
+            self.assertEqual(srv.backend, ARGS.backend, srv.banner)
+            r = run([ARGS.client, "--port", str(srv.port)], env=child_env(ARGS.backend))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
+    # --- command line ----------------------------------------------------------
+
+    def test_help_exits_0(self):
+        for prog in (ARGS.server, ARGS.client):
+            with self.subTest(prog=os.path.basename(prog)):
+                r = run([prog, "--help"])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertTrue(r.stdout.startswith("usage: "), r.stdout)
+                self.assertEqual(r.stderr, "")
+
+    def test_bad_arguments_exit_2_with_one_line(self):
+        cases = [["--bogus"], ["--port", "70000"], ["--port", "abc"], ["--port", ""],
+                 ["--port", "-1"], ["--backend", "nope"], ["--host", "not-an-address"],
+                 ["--port"]]
+        for prog in (ARGS.server, ARGS.client):
+            for args in cases:
+                with self.subTest(prog=os.path.basename(prog), args=args):
+                    r = run([prog, *args])
+                    self.assertEqual(r.returncode, 2, f"stdout={r.stdout!r} stderr={r.stderr!r}")
+                    self.assert_one_line(r.stderr, f"{args}")
+                    self.assertEqual(r.stdout, "")
+
+    def test_client_connection_refused(self):
+        port = free_port()
+        r = run([ARGS.client, "--port", str(port), "--backend", ARGS.backend])
+        self.assertNotEqual(r.returncode, 0)
+        self.assert_one_line(r.stderr, "refused")
+        self.assertIn(f"127.0.0.1:{port}", r.stderr)
+        self.assertEqual(r.stdout, "")
+
+    def test_server_port_in_use_by_python_socket(self):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+            port = holder.getsockname()[1]
+            srv = Server(port=port)
+            started = srv.start()
+            if started:
+                srv.stop(signal.SIGKILL)
+            self.assertFalse(started, f"server listened on a port in use: {srv.banner!r}")
+            self.assertEqual(srv.exited, 1, srv.stderr)
+            self.assert_one_line(srv.stderr, "port in use")
+            self.assertIn(str(port), srv.stderr)
+
+    def test_server_port_in_use_by_another_echo_server(self):
+        with Server() as first:
+            second = Server(port=first.port)
+            started = second.start()
+            if started:
+                second.stop(signal.SIGKILL)
+            self.assertFalse(started, "a second echo_server listened on the same port "
+                                      f"(SO_REUSEPORT?): {second.banner!r}")
+            self.assertEqual(second.exited, 1, second.stderr)
+            self.assert_one_line(second.stderr, "port in use")
+            self.assertEqual(first.stop(), 0, first.stderr)
+
+
+def backend_gate():
+    """Exits 77 when the backend cannot run here; fails loudly on anything else odd."""
+    srv = Server()
+    if srv.start():
+        code = srv.stop()
+        if code != 0:
+            print(f"echo_server exited {code} on SIGTERM: {srv.stderr.strip()}", file=sys.stderr)
+        return
+    if srv.exited == 1 and "unavailable" in srv.stderr:
+        print(f"SKIP: backend {ARGS.backend} unavailable: {srv.stderr.strip()}")
+        sys.exit(77)
+    print(f"echo_server exited {srv.exited} before listening: {srv.stderr.strip()}",
+          file=sys.stderr)
+    sys.exit(1)
+
+
+def main():
+    global ARGS
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", required=True, help="path to echo_server")
+    parser.add_argument("--client", required=True, help="path to echo_client")
+    parser.add_argument("--backend", required=True, choices=["io_uring", "epoll"])
+    ARGS, rest = parser.parse_known_args()
+    ARGS.server = os.path.abspath(ARGS.server)
+    ARGS.client = os.path.abspath(ARGS.client)
+    backend_gate()
+    unittest.main(argv=[sys.argv[0], "-v", *rest])
+
+
+if __name__ == "__main__":
+    main()
