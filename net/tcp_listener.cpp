@@ -44,8 +44,9 @@ bool tcp_listener::accept_awaitable::await_ready() noexcept {
 }
 
 result<tcp_stream> tcp_listener::accept_awaitable::await_resume() noexcept {
-    if (op.result < 0) return errno_code(-op.result);
-    socket_handle s(op.result);
+    int res = take_result();
+    if (res < 0) return errno_code(-res);
+    socket_handle s(res);
     auto peer = socket_address::from_sockaddr(reinterpret_cast<const sockaddr*>(&peer_),
                                               op.addr_len);
     return tcp_stream(std::move(s), peer ? *peer : socket_address{});

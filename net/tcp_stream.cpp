@@ -20,7 +20,7 @@ bool tcp_stream::connect_awaitable::await_ready() noexcept {
 
 result<tcp_stream> tcp_stream::connect_awaitable::await_resume() noexcept {
     if (open_error_) return open_error_;
-    if (op.result < 0) return errno_code(-op.result);
+    if (int res = take_result(); res < 0) return errno_code(-res);
     return tcp_stream(std::move(socket_), peer_);
 }
 

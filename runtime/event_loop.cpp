@@ -3,10 +3,10 @@
 #include "runtime/detail/io_awaitable.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
-#include <typeinfo>
 
 namespace coronet {
 namespace {
@@ -14,6 +14,7 @@ namespace {
 thread_local event_loop* current_ = nullptr; // the loop running now
 thread_local event_loop* owner_ = nullptr;   // the loop that exists on this thread
 constexpr unsigned inline_budget_per_turn = 256;
+constexpr int teardown_turn_limit = 100'000;
 
 // Sets the thread's current loop for a scope; restores the previous one.
 class current_scope {
@@ -27,20 +28,31 @@ private:
     event_loop* saved_;
 };
 
-void report_escaped(const char* what) noexcept {
-    std::fprintf(stderr, "coronet: exception escaped a spawned task: %s\n", what);
+void report_escaped(std::exception_ptr e) noexcept {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        std::fprintf(stderr, "coronet: exception escaped a spawned task: %s\n", x.what());
+    } catch (...) {
+        std::fprintf(stderr, "coronet: exception escaped a spawned task: non-standard exception\n");
+    }
 }
 
 // A detached coroutine: starts when the loop first resumes it, destroys
 // itself when it finishes, and is linked in the loop's list meanwhile so
-// that teardown can destroy it if it never finishes.
+// that teardown can find it. It runs in its own scope, nested in `parent`.
 struct detached {
     struct promise_type {
         event_loop::spawned_node node;
         event_loop* loop = current_;
-        promise_type() {
+        cancel_scope own;
+        cancel_scope* scope = &own;
+        detail::child_observer* observer = nullptr;
+
+        promise_type(task<>&, cancel_scope& parent, detail::child_observer* obs) : observer(obs) {
             node.frame = std::coroutine_handle<promise_type>::from_promise(*this);
             loop->link_spawned(node);
+            own.enter(&parent);
         }
         ~promise_type() { loop->unlink_spawned(node); }
         detached get_return_object() noexcept {
@@ -49,19 +61,22 @@ struct detached {
         std::suspend_always initial_suspend() noexcept { return {}; }
         std::suspend_never final_suspend() noexcept { return {}; }
         void return_void() noexcept {}
-        void unhandled_exception() noexcept { report_escaped("unknown exception"); }
+        void unhandled_exception() noexcept { std::terminate(); } // run_detached catches all
     };
     std::coroutine_handle<promise_type> handle;
 };
 
-detached run_detached(task<> t) {
+detached run_detached(task<> t, cancel_scope&, detail::child_observer* observer) {
+    std::exception_ptr error;
     try {
         co_await std::move(t);
-    } catch (const std::exception& e) {
-        report_escaped(e.what());
     } catch (...) {
-        report_escaped("non-standard exception");
+        error = std::current_exception();
     }
+    if (observer != nullptr)
+        observer->child_done(error);
+    else if (error)
+        report_escaped(error);
 }
 
 } // namespace
@@ -107,19 +122,40 @@ void event_loop::unlink_spawned(spawned_node& n) noexcept {
     --spawned_count_;
 }
 
-void event_loop::spawn(task<> t) {
+void event_loop::spawn_child(task<> t, cancel_scope& parent, detail::child_observer* observer) {
     current_scope scope(this);
-    schedule(run_detached(std::move(t)).handle);
+    schedule(run_detached(std::move(t), parent, observer).handle);
 }
 
+void event_loop::spawn(task<> t) { spawn_child(std::move(t), root_scope_, nullptr); }
+
 void spawn(task<> t) { current_loop().spawn(std::move(t)); }
+
+void event_loop::post(std::function<void()> fn) {
+    {
+        std::lock_guard lock(post_mutex_);
+        posted_.push_back(std::move(fn));
+    }
+    has_posted_.store(true, std::memory_order_release);
+    backend_->wakeup();
+}
+
+void event_loop::run_posted() {
+    if (!has_posted_.exchange(false, std::memory_order_acquire)) return;
+    std::vector<std::function<void()>> batch;
+    {
+        std::lock_guard lock(post_mutex_);
+        batch.swap(posted_);
+    }
+    for (auto& fn : batch) fn();
+}
 
 void event_loop::drive(std::coroutine_handle<> root) {
     if (owner_ != this) throw std::logic_error("coronet: a loop runs only on its own thread");
     current_scope scope(this);
     schedule(root);
     try {
-        while (!root.done()) turn(root);
+        while (!root.done()) turn(root, true);
     } catch (...) {
         // A backend failure: never leave operations in flight behind frames
         // that are about to be destroyed.
@@ -128,14 +164,23 @@ void event_loop::drive(std::coroutine_handle<> root) {
     }
 }
 
-void event_loop::turn(std::coroutine_handle<> root) {
+bool event_loop::turn(std::coroutine_handle<> root, bool may_block) {
+    run_posted();
     // The one place where the loop resumes coroutines.
     inline_budget_ = inline_budget_per_turn;
+    bool ran = !ready_.empty();
     for (std::coroutine_handle<> h : ready_.take_batch()) h.resume();
-    if (root.done()) return;
+    if (root && root.done()) return true;
 
     const auto now = detail::clock::now();
-    while (detail::timer_node* t = timers_.pop_expired(now)) schedule(t->waiter);
+    bool fired = false;
+    while (detail::timer_node* t = timers_.pop_expired(now)) {
+        fired = true;
+        if (t->fire != nullptr)
+            t->fire(t->context);
+        else
+            schedule(t->waiter);
+    }
 
     std::optional<std::chrono::nanoseconds> timeout;
     if (!ready_.empty()) {
@@ -143,29 +188,61 @@ void event_loop::turn(std::coroutine_handle<> root) {
     } else if (!timers_.empty()) {
         timeout = std::max(timers_.next_deadline() - now, detail::clock::duration::zero());
     }
-    backend_->poll(timeout);
+    if (!may_block) { // teardown: never wait long for what may not come
+        if (!ran && !fired && ready_.empty() && backend_->in_flight() == 0) return false;
+        timeout = std::min(timeout.value_or(std::chrono::milliseconds(100)),
+                           std::chrono::nanoseconds(std::chrono::milliseconds(100)));
+    }
+    std::size_t completed = backend_->poll(timeout);
+    return ran || fired || completed > 0 || !ready_.empty();
 }
 
 void event_loop::teardown() noexcept {
-    // 1. The kernel lets go of every buffer and frame it was given.
-    backend_->drain();
-    // 2. Nothing sleeps any more.
-    timers_.clear();
-    // 3. Unfinished detached tasks are destroyed (their sockets close).
-    while (spawned_.next != &spawned_) {
-        spawned_.next->frame.destroy(); // unlinks itself
+    // 1. Cancel what still runs and let it finish: its waits complete with
+    //    operation_canceled and the tasks unwind normally.
+    root_scope_.cancel();
+    try {
+        for (int i = 0; i < teardown_turn_limit && spawned_count_ > 0; ++i)
+            if (!turn({}, false)) break; // the rest wait on nothing cancellable
+    } catch (...) {
+        // A backend failure while joining: fall through to the hard path.
     }
+    // 2. Hard path for tasks that did not finish: the kernel lets go of every
+    //    buffer, timers are disarmed, then the frames are destroyed.
+    backend_->drain();
+    timers_.clear();
+    while (spawned_.next != &spawned_) spawned_.next->frame.destroy(); // unlinks itself
     ready_.clear();
     backend_->drain(); // closes made by destroyed frames may have queued more
     ready_.clear();
+    run_posted();
 }
 
 namespace detail {
+namespace {
+void cancel_io(void* op) noexcept {
+    if (event_loop* loop = event_loop::current())
+        loop->io().cancel(*static_cast<operation*>(op));
+}
+} // namespace
 
-bool start_operation(operation& op, std::coroutine_handle<> h) {
+bool start_operation(operation& op, wait_link& link, std::coroutine_handle<> h,
+                     cancel_scope* scope) {
+    if (scope != nullptr && scope->cancelled()) {
+        op.result = -ECANCELED;
+        op.state = op_state::done;
+        return false;
+    }
     event_loop& loop = current_loop();
     op.waiter = h;
-    if (!loop.io().submit(op)) return true;
+    if (!loop.io().submit(op)) {
+        if (scope != nullptr) {
+            link.target = &op;
+            link.on_cancel = cancel_io;
+            scope->attach(link);
+        }
+        return true;
+    }
     if (loop.take_inline_budget()) return false;
     loop.schedule(h);
     return true;

@@ -9,19 +9,25 @@
 //
 // Threading: a loop and everything it owns (sockets, tasks, timers) belong to
 // the thread that runs it. event_loop::current() is set only while a loop is
-// running on this thread.
+// running on this thread. post() is the one thread-safe entry.
 
 #include "runtime/backend_kind.hpp"
+#include "runtime/cancel_scope.hpp"
 #include "runtime/detail/backend.hpp"
 #include "runtime/detail/ready_queue.hpp"
 #include "runtime/detail/timer_heap.hpp"
 #include "runtime/task.hpp"
 
+#include <atomic>
 #include <coroutine>
 #include <cstddef>
+#include <exception>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace coronet {
 
@@ -30,15 +36,26 @@ struct loop_options {
     std::optional<backend_kind> backend;
 };
 
+namespace detail {
+/// Told when a child started by spawn_child finishes (task_group, when_all).
+struct child_observer {
+    virtual void child_done(std::exception_ptr error) noexcept = 0;
+
+protected:
+    ~child_observer() = default;
+};
+} // namespace detail
+
 class event_loop {
 public:
     /// Creates the loop and its backend. Throws backend_unavailable when a
     /// forced backend cannot run here, std::invalid_argument for a bad
     /// CORONET_BACKEND, std::logic_error if this thread already has a loop.
     explicit event_loop(loop_options options = {});
-    /// Teardown: cancels every in-flight operation and waits for the kernel
-    /// to finish with it (late accepted fds are closed), then destroys the
-    /// spawned tasks that have not finished.
+    /// Teardown: cancels every spawned task that is still running and lets it
+    /// finish (its waits complete with operation_canceled); then cancels and
+    /// joins whatever I/O is left (late accepted fds are closed) and destroys
+    /// the tasks that did not finish.
     ~event_loop();
     event_loop(const event_loop&) = delete;
     event_loop& operator=(const event_loop&) = delete;
@@ -48,13 +65,19 @@ public:
     /// it returns keep their state until the next run or the loop's teardown.
     template <class T>
     T run_until_complete(task<T> main) {
+        main.handle().promise().scope = &root_scope_;
         drive(main.handle());
         return main.take_result();
     }
 
     /// Starts `t` detached. The loop owns it until it finishes; an exception
-    /// escaping it is reported on stderr (never silently lost).
+    /// escaping it is reported on stderr (never silently lost). Teardown
+    /// cancels it if it is still running.
     void spawn(task<> t);
+
+    /// Runs `fn` on the loop's thread during its next turn. Thread-safe: the
+    /// one way for another thread to reach the loop. `fn` must not block.
+    void post(std::function<void()> fn);
 
     /// The backend in use (never `automatic`).
     backend_kind backend() const noexcept;
@@ -62,6 +85,8 @@ public:
     std::string backend_features() const;
     /// Spawned tasks that have not finished yet.
     std::size_t spawned_count() const noexcept { return spawned_count_; }
+    /// The scope every task of this loop runs in; teardown cancels it.
+    cancel_scope& root_scope() noexcept { return root_scope_; }
 
     /// The loop running on this thread, or nullptr.
     static event_loop* current() noexcept;
@@ -74,6 +99,9 @@ public:
     /// trip through the ready queue (a per-turn budget keeps one busy
     /// connection from starving the others).
     bool take_inline_budget() noexcept { return inline_budget_ > 0 && inline_budget_--; }
+    /// Starts `t` detached inside `parent` (a child scope of it), telling
+    /// `observer` (may be null) when it ends.
+    void spawn_child(task<> t, cancel_scope& parent, detail::child_observer* observer);
 
     struct spawned_node {
         spawned_node* prev = nullptr;
@@ -85,15 +113,21 @@ public:
 
 private:
     void drive(std::coroutine_handle<> root);
-    void turn(std::coroutine_handle<> root);
+    /// One turn; returns false when it found nothing to do and nothing to wait for.
+    bool turn(std::coroutine_handle<> root, bool may_block);
+    void run_posted();
     void teardown() noexcept;
 
     detail::ready_queue ready_;
     detail::timer_heap timers_;
     std::unique_ptr<detail::backend> backend_;
-    spawned_node spawned_; // sentinel of the circular list of live spawned tasks
+    cancel_scope root_scope_; // every task run or spawned on this loop is inside it
+    spawned_node spawned_;    // sentinel of the circular list of live spawned tasks
     std::size_t spawned_count_ = 0;
     unsigned inline_budget_ = 0;
+    std::mutex post_mutex_;
+    std::vector<std::function<void()>> posted_;
+    std::atomic<bool> has_posted_{false};
 };
 
 /// Creates a loop, runs `main` to completion on it and tears the loop down,

@@ -37,9 +37,10 @@ bool signal_set::wait_awaitable::await_ready() noexcept {
     return false;
 }
 
-result<int> signal_set::wait_awaitable::await_resume() const noexcept {
-    if (op.result < 0) return errno_code(-op.result);
-    if (op.result != sizeof info_) return errno_code(EIO);
+result<int> signal_set::wait_awaitable::await_resume() noexcept {
+    int res = take_result();
+    if (res < 0) return errno_code(-res);
+    if (res != sizeof info_) return errno_code(EIO);
     return static_cast<int>(info_.ssi_signo);
 }
 

@@ -9,8 +9,9 @@
 // a signalfd; the destructor restores the previous mask. Create it on the
 // thread that runs the loop, before other threads start.
 //
-// Cancellation: destroying the set while wait() is pending cancels the wait,
-// which completes with std::errc::operation_canceled.
+// Cancellation: cancelling the enclosing cancel_scope (or a timeout), or
+// destroying the set, cancels a pending wait() with operation_canceled; a
+// signal the kernel had already dequeued for it is returned instead.
 
 #include "runtime/detail/io_awaitable.hpp"
 #include "runtime/result.hpp"
@@ -34,7 +35,7 @@ public:
         explicit wait_awaitable(int fd) noexcept;
         bool await_ready() noexcept;
         /// The signal number received.
-        result<int> await_resume() const noexcept;
+        result<int> await_resume() noexcept;
 
     private:
         signalfd_siginfo info_{};

@@ -5,9 +5,10 @@
 // its awaiter by symmetric transfer when it finishes, so chains of tasks
 // awaiting tasks do not grow the stack. Exceptions propagate to the awaiter.
 //
-// Cancellation: a task is not itself an operation; destroying a task that has
-// not finished destroys its frame (the loop does this only at teardown, after
-// every I/O operation inside it has been cancelled and joined).
+// Cancellation: an awaited task runs in its awaiter's cancel_scope, so
+// cancelling that scope cancels whatever the task waits on. Destroying a task
+// that has not finished destroys its frame (the loop does this only at
+// teardown, after every operation inside it has been cancelled and joined).
 
 #include <coroutine>
 #include <exception>
@@ -18,12 +19,14 @@ namespace coronet {
 
 template <class T = void>
 class task;
+class cancel_scope;
 
 namespace detail {
 
 struct task_promise_base {
     std::coroutine_handle<> continuation = std::noop_coroutine();
     std::exception_ptr error;
+    cancel_scope* scope = nullptr; // where this coroutine's waits are cancelled from
 
     std::suspend_always initial_suspend() noexcept { return {}; }
 
@@ -63,6 +66,20 @@ struct task_promise<void> : task_promise_base {
     void take() { rethrow_if_failed(); }
 };
 
+template <class T>
+struct task_awaiter {
+    std::coroutine_handle<task_promise<T>> h;
+    bool await_ready() const noexcept { return !h || h.done(); }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> caller) noexcept {
+        h.promise().continuation = caller;
+        if constexpr (requires { caller.promise().scope; })
+            h.promise().scope = caller.promise().scope; // inherit cancellation
+        return h;
+    }
+    T await_resume() { return h.promise().take(); }
+};
+
 } // namespace detail
 
 /// A lazily started coroutine returning T. Move-only; owns its frame.
@@ -88,18 +105,8 @@ public:
     bool done() const noexcept { return !h_ || h_.done(); }
     bool valid() const noexcept { return static_cast<bool>(h_); }
 
-    auto operator co_await() && noexcept {
-        struct awaiter {
-            handle_type h;
-            bool await_ready() const noexcept { return !h || h.done(); }
-            std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) noexcept {
-                h.promise().continuation = caller;
-                return h;
-            }
-            T await_resume() { return h.promise().take(); }
-        };
-        return awaiter{h_};
-    }
+    /// Starts the task (symmetric transfer) and resumes the awaiter when it ends.
+    detail::task_awaiter<T> operator co_await() && noexcept { return {h_}; }
 
     /// The finished task's value, or its exception rethrown. Only after done().
     T take_result() { return h_.promise().take(); }

@@ -7,9 +7,13 @@
 // nanosecond timeouts (io_uring, epoll_pwait2), so a 1 ms sleep wakes after
 // 1 ms plus scheduling latency.
 //
-// Cancellation: destroying a sleeping coroutine disarms its timer.
+// co_await yields result<void>: success, or operation_canceled when the
+// enclosing cancel_scope was cancelled (or a timeout expired) before the
+// deadline. Destroying a sleeping coroutine disarms its timer.
 
+#include "runtime/cancel_scope.hpp"
 #include "runtime/detail/timer_heap.hpp"
+#include "runtime/result.hpp"
 
 #include <chrono>
 #include <coroutine>
@@ -25,18 +29,25 @@ using clock = detail::clock;
 class [[nodiscard]] sleep_awaitable {
 public:
     explicit sleep_awaitable(clock::time_point deadline) noexcept { node_.deadline = deadline; }
-    sleep_awaitable(const sleep_awaitable&) = delete;
-    sleep_awaitable& operator=(const sleep_awaitable&) = delete;
+    sleep_awaitable(sleep_awaitable&& o) noexcept : node_{} { node_.deadline = o.node_.deadline; }
+    sleep_awaitable& operator=(sleep_awaitable&&) = delete;
     ~sleep_awaitable();
 
     bool await_ready() const noexcept { return false; }
     /// Arms the timer on the current loop (std::logic_error if none runs).
-    void await_suspend(std::coroutine_handle<> h);
-    void await_resume() noexcept {}
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        return arm(h, detail::scope_of(h));
+    }
+    result<void> await_resume() noexcept;
 
 private:
+    bool arm(std::coroutine_handle<> h, cancel_scope* scope);
+    static void on_cancel(void* self) noexcept;
     detail::timer_node node_;
+    detail::wait_link link_;
     event_loop* loop_ = nullptr;
+    bool cancelled_ = false;
 };
 
 /// Suspends the calling coroutine until `deadline`.

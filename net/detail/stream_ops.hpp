@@ -20,15 +20,18 @@ inline operation make_op(op_code code, int fd, const void* buf, std::size_t len)
 }
 
 /// co_await → result<std::size_t>: bytes received; 0 means the peer closed its
-/// write side (EOF). Errors: connection_reset, operation_canceled (the socket
-/// was closed meanwhile), and those of recv(2).
+/// write side (EOF). Errors: connection_reset, operation_canceled, and those
+/// of recv(2).
+///
+/// Cancellation (for every awaitable here): cancelling the enclosing
+/// cancel_scope, a timeout, or closing the socket cancels the operation and
+/// joins it; if the kernel completed it first, the real result (bytes
+/// received or sent) is returned instead of operation_canceled.
 struct [[nodiscard]] recv_awaitable : io_awaitable {
     recv_awaitable(int fd, std::span<std::byte> buf) noexcept {
         op = make_op(op_code::recv, fd, buf.data(), buf.size());
     }
-    result<std::size_t> await_resume() const noexcept {
-        return from_syscall<std::size_t>(op.result);
-    }
+    result<std::size_t> await_resume() noexcept { return from_syscall<std::size_t>(take_result()); }
 };
 
 /// co_await → result<std::size_t>: bytes sent, at least 1 and possibly fewer
@@ -38,19 +41,18 @@ struct [[nodiscard]] send_awaitable : io_awaitable {
     send_awaitable(int fd, std::span<const std::byte> buf) noexcept {
         op = make_op(op_code::send, fd, buf.data(), buf.size());
     }
-    result<std::size_t> await_resume() const noexcept {
-        return from_syscall<std::size_t>(op.result);
-    }
+    result<std::size_t> await_resume() noexcept { return from_syscall<std::size_t>(take_result()); }
 };
 
 /// co_await → result<void>: every byte sent, or the error that stopped it
-/// (bytes_sent() tells how far it got). Never raises SIGPIPE.
+/// (bytes_sent() tells how far it got, also after a cancellation).
+/// Never raises SIGPIPE.
 struct [[nodiscard]] send_all_awaitable : io_awaitable {
     send_all_awaitable(int fd, std::span<const std::byte> buf) noexcept {
         op = make_op(op_code::send_all, fd, buf.data(), buf.size());
     }
-    result<void> await_resume() const noexcept {
-        if (op.result < 0) return errno_code(-op.result);
+    result<void> await_resume() noexcept {
+        if (int res = take_result(); res < 0) return errno_code(-res);
         return {};
     }
     std::size_t bytes_sent() const noexcept { return op.done; }

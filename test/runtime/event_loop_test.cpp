@@ -99,23 +99,41 @@ TEST_CASE("event_loop: an exception escaping a spawned task is reported on stder
     CHECK(cap.text().find("spawned failure 1234") != std::string::npos);
 }
 
-TEST_CASE("event_loop: teardown destroys unfinished spawned tasks and frees their sockets") {
+TEST_CASE("event_loop: teardown cancels spawned tasks and lets them finish") {
     auto before = test::open_fds();
     auto alive = std::make_shared<int>(0);
-    auto main = [](std::shared_ptr<int> token) -> task<> {
+    int finished = 0;
+    auto main = [](std::shared_ptr<int> token, int& fin) -> task<> {
         auto listener = std::make_shared<tcp_listener>(test::listen_loopback());
-        // A task blocked forever in accept, holding a socket and a token.
-        spawn([](std::shared_ptr<int>, std::shared_ptr<tcp_listener> l) -> task<> {
+        // A task blocked in accept, holding a socket and a token.
+        spawn([](std::shared_ptr<int>, std::shared_ptr<tcp_listener> l, int& f) -> task<> {
             auto c = co_await l->accept();
-            FAIL("accept returned");
-        }(token, listener));
-        spawn([](std::shared_ptr<int>) -> task<> { co_await sleep_for(1h); }(token));
+            CHECK(c.error() == std::errc::operation_canceled);
+            ++f;
+        }(token, listener, fin));
+        spawn([](std::shared_ptr<int>, int& f) -> task<> {
+            auto r = co_await sleep_for(1h);
+            CHECK(r.error() == std::errc::operation_canceled);
+            ++f;
+        }(token, fin));
         co_await sleep_for(1ms);
         CHECK(current_loop().spawned_count() == 2);
     };
-    coronet::run(main(alive));
+    coronet::run(main(alive, finished));
+    CHECK(finished == 2); // both ran to their end: cancelled, not destroyed
     CHECK(alive.use_count() == 1);
     CHECK(test::open_fds() == before);
+}
+
+TEST_CASE("event_loop: teardown destroys tasks stuck on something it cannot cancel") {
+    auto alive = std::make_shared<int>(0);
+    auto main = [](std::shared_ptr<int> token) -> task<> {
+        static test::latch never(1); // nobody counts it down
+        spawn([](std::shared_ptr<int>) -> task<> { co_await never.wait(); }(token));
+        co_await sleep_for(1ms);
+    };
+    coronet::run(main(alive));
+    CHECK(alive.use_count() == 1);
 }
 
 TEST_CASE("event_loop: run_until_complete can be called again on the same loop") {
