@@ -1,0 +1,116 @@
+#pragma once
+// Timeouts: cancellation with a clock.
+//
+//   auto n = co_await coronet::with_timeout(2s, conn.recv(buf));
+//   if (!n && n.error() == coronet::error::timed_out) ...
+//   auto r = co_await coronet::timeout_at(deadline, whole_exchange(conn)); // a task
+//
+// The awaitable or task runs inside a fresh cancel_scope; when the deadline
+// passes first, the scope is cancelled (request + join, see cancel_scope.hpp)
+// and the result becomes error::timed_out. If the operation completed anyway
+// (bytes arrived at the deadline, a connection was accepted), its real result
+// is returned: nothing is lost. A result<X> passes through as result<X>;
+// other types T come back as result<T> (void: result<void>, timed_out when the
+// deadline fired). Cancelling an outer scope gives operation_canceled, not
+// timed_out. No allocation: the scope and the timer live in the awaitable.
+
+#include "runtime/cancel_scope.hpp"
+#include "runtime/detail/timer_heap.hpp"
+#include "runtime/error.hpp"
+#include "runtime/result.hpp"
+#include "runtime/timer.hpp"
+
+#include <chrono>
+#include <coroutine>
+#include <type_traits>
+#include <utility>
+
+namespace coronet {
+
+class event_loop;
+
+namespace detail {
+
+template <class T>
+struct as_result {
+    using type = result<T>;
+};
+template <class T>
+struct as_result<result<T>> {
+    using type = result<T>;
+};
+
+/// A loop timer that cancels a scope as timed out when it fires.
+class deadline {
+public:
+    deadline() noexcept = default;
+    deadline(const deadline&) = delete;
+    deadline& operator=(const deadline&) = delete;
+    ~deadline() { disarm(); }
+    /// Arms on the current loop; a deadline already past cancels at once.
+    void arm(cancel_scope& scope, clock::time_point when);
+    void disarm() noexcept;
+
+private:
+    timer_node node_;
+    event_loop* loop_ = nullptr;
+};
+
+} // namespace detail
+
+/// The awaitable returned by with_timeout and timeout_at.
+template <class A>
+class [[nodiscard]] timeout_awaitable {
+public:
+    using inner_result = detail::await_result_t<A>;
+    using result_type = typename detail::as_result<inner_result>::type;
+
+    timeout_awaitable(clock::time_point when, A&& a)
+        : when_(when), inner_(scope_, std::forward<A>(a)) {}
+    /// Only before it is awaited (so it can be nested in another wrapper).
+    timeout_awaitable(timeout_awaitable&& o)
+        : when_(o.when_), inner_(scope_, std::move(o.inner_).take()) {}
+
+    bool await_ready() { return inner_.await_ready(); }
+    template <class P>
+    auto await_suspend(std::coroutine_handle<P> h) {
+        deadline_.arm(scope_, when_);
+        return inner_.await_suspend(h);
+    }
+    result_type await_resume() {
+        deadline_.disarm();
+        if constexpr (std::is_void_v<inner_result>) {
+            inner_.await_resume();
+            if (scope_.timed_out()) return make_error_code(error::timed_out);
+            return {};
+        } else {
+            result_type r = inner_.await_resume();
+            if constexpr (std::is_same_v<result_type, inner_result>) {
+                if (!r && r.error() == std::errc::operation_canceled && scope_.timed_out())
+                    return make_error_code(error::timed_out);
+            }
+            return r;
+        }
+    }
+
+private:
+    clock::time_point when_;
+    cancel_scope scope_;
+    cancel_scope::scoped<A> inner_;
+    detail::deadline deadline_;
+};
+
+/// Awaits `a` (an awaitable or a task) until `when` at the latest.
+template <class A>
+timeout_awaitable<A> timeout_at(clock::time_point when, A&& a) {
+    return timeout_awaitable<A>(when, std::forward<A>(a));
+}
+
+/// Awaits `a` for at most `d`.
+template <class Rep, class Period, class A>
+timeout_awaitable<A> with_timeout(std::chrono::duration<Rep, Period> d, A&& a) {
+    return timeout_awaitable<A>(clock::now() + std::chrono::ceil<clock::duration>(d),
+                                std::forward<A>(a));
+}
+
+} // namespace coronet
