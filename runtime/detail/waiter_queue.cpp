@@ -1,0 +1,58 @@
+#include "runtime/detail/waiter_queue.hpp"
+
+#include "runtime/event_loop.hpp"
+
+namespace coronet::detail {
+namespace {
+
+void cancel_waiter(void* p) noexcept {
+    auto* w = static_cast<waiter*>(p);
+    if (w->st != waiter::state::queued) return; // already woken: it keeps what it got
+    w->queue->remove(*w);
+    w->st = waiter::state::cancelled;
+    current_loop().schedule(w->handle);
+}
+
+} // namespace
+
+bool waiter_queue::enqueue(waiter& w, std::coroutine_handle<> h, cancel_scope* scope) noexcept {
+    if (scope != nullptr && scope->cancelled()) {
+        w.st = waiter::state::cancelled;
+        return false;
+    }
+    w.handle = h;
+    w.queue = this;
+    w.st = waiter::state::queued;
+    w.next = nullptr;
+    w.prev = tail_;
+    (tail_ ? tail_->next : head_) = &w;
+    tail_ = &w;
+    if (scope != nullptr) {
+        w.link.target = &w;
+        w.link.on_cancel = cancel_waiter;
+        scope->attach(w.link);
+    }
+    return true;
+}
+
+void waiter_queue::remove(waiter& w) noexcept {
+    (w.prev ? w.prev->next : head_) = w.next;
+    (w.next ? w.next->prev : tail_) = w.prev;
+    w.prev = w.next = nullptr;
+}
+
+waiter* waiter_queue::wake_one() noexcept {
+    waiter* w = head_;
+    if (w == nullptr) return nullptr;
+    remove(*w);
+    w->st = waiter::state::woken;
+    current_loop().schedule(w->handle);
+    return w;
+}
+
+void waiter_queue::wake_all() noexcept {
+    while (wake_one() != nullptr) {
+    }
+}
+
+} // namespace coronet::detail

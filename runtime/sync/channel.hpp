@@ -1,0 +1,147 @@
+#pragma once
+// coronet::channel<T>: a bounded queue between coroutines on one loop, like
+// asyncio.Queue with a maxsize.
+//
+//   channel<std::string> ch(64);
+//   co_await ch.send("job");             // waits while the channel is full
+//   auto job = co_await ch.receive();    // waits while it is empty
+//   ch.close();                          // wakes everyone
+//
+// send(v) → result<void>: delivered (into the buffer or straight to a
+// waiting receiver), or error::channel_closed, or operation_canceled if the
+// sender's scope was cancelled while it waited (the item was then not sent).
+// receive() → result<T>: the next item in FIFO order; error::channel_closed
+// once the channel is closed and drained; operation_canceled if cancelled
+// while waiting. An item handed to a receiver is never lost to a cancellation:
+// a receiver woken with an item returns it. Capacity 0 is a rendezvous.
+// The buffer is allocated once, at construction.
+
+#include "runtime/detail/waiter_queue.hpp"
+#include "runtime/error.hpp"
+#include "runtime/result.hpp"
+
+#include <cstddef>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace coronet {
+
+template <class T>
+class channel {
+    struct send_waiter : detail::waiter {
+        std::optional<T> value; // taken by a receiver when delivered
+    };
+    struct recv_waiter : detail::waiter {
+        std::optional<T> value; // filled by a sender
+    };
+
+public:
+    class [[nodiscard]] send_awaitable {
+    public:
+        send_awaitable(channel& c, T v) : c_(c) { w_.value.emplace(std::move(v)); }
+        bool await_ready() { return c_.closed_ || c_.try_deliver(w_.value); }
+        template <class P>
+        bool await_suspend(std::coroutine_handle<P> h) noexcept {
+            return c_.senders_.enqueue(w_, h, detail::scope_of(h));
+        }
+        result<void> await_resume() noexcept {
+            bool cancelled = detail::finish_wait(w_);
+            if (!w_.value) return {}; // delivered
+            if (cancelled) return std::make_error_code(std::errc::operation_canceled);
+            return make_error_code(error::channel_closed);
+        }
+
+    private:
+        channel& c_;
+        send_waiter w_;
+    };
+
+    class [[nodiscard]] receive_awaitable {
+    public:
+        explicit receive_awaitable(channel& c) noexcept : c_(c) {}
+        bool await_ready() { return c_.try_take(w_.value) || c_.closed_; }
+        template <class P>
+        bool await_suspend(std::coroutine_handle<P> h) noexcept {
+            return c_.receivers_.enqueue(w_, h, detail::scope_of(h));
+        }
+        result<T> await_resume() {
+            bool cancelled = detail::finish_wait(w_);
+            if (w_.value) return std::move(*w_.value);
+            if (cancelled) return std::make_error_code(std::errc::operation_canceled);
+            return make_error_code(error::channel_closed);
+        }
+
+    private:
+        channel& c_;
+        recv_waiter w_;
+    };
+
+    /// A channel holding up to `capacity` items (0: every send waits for a receiver).
+    explicit channel(std::size_t capacity) : ring_(capacity) {}
+    channel(const channel&) = delete;
+    channel& operator=(const channel&) = delete;
+
+    send_awaitable send(T value) { return send_awaitable(*this, std::move(value)); }
+    receive_awaitable receive() noexcept { return receive_awaitable(*this); }
+
+    /// No more sends; waiting senders fail, receivers drain what is buffered.
+    void close() noexcept {
+        closed_ = true;
+        senders_.wake_all();
+        receivers_.wake_all();
+    }
+    bool closed() const noexcept { return closed_; }
+    std::size_t size() const noexcept { return size_; }
+    std::size_t capacity() const noexcept { return ring_.size(); }
+
+private:
+    // Moves `v` to a waiting receiver or into the buffer; false if full.
+    bool try_deliver(std::optional<T>& v) {
+        if (!receivers_.empty()) {
+            auto* r = static_cast<recv_waiter*>(receivers_.front());
+            r->value = std::move(v);
+            v.reset();
+            receivers_.wake_one();
+            return true;
+        }
+        if (size_ == ring_.size()) return false;
+        ring_[(head_ + size_++) % ring_.size()] = std::move(v);
+        v.reset();
+        return true;
+    }
+
+    // Takes the oldest item (buffer first, then a waiting sender's); false if none.
+    bool try_take(std::optional<T>& out) {
+        if (size_ > 0) {
+            out = std::move(ring_[head_]);
+            ring_[head_].reset();
+            head_ = (head_ + 1) % ring_.size();
+            --size_;
+            if (!senders_.empty()) { // room again: the longest waiting sender gets in
+                auto* s = static_cast<send_waiter*>(senders_.front());
+                ring_[(head_ + size_++) % ring_.size()] = std::move(s->value);
+                s->value.reset();
+                senders_.wake_one();
+            }
+            return true;
+        }
+        if (!senders_.empty()) { // rendezvous
+            auto* s = static_cast<send_waiter*>(senders_.front());
+            out = std::move(s->value);
+            s->value.reset();
+            senders_.wake_one();
+            return true;
+        }
+        return false;
+    }
+
+    std::vector<std::optional<T>> ring_;
+    std::size_t head_ = 0;
+    std::size_t size_ = 0;
+    bool closed_ = false;
+    detail::waiter_queue senders_;
+    detail::waiter_queue receivers_;
+};
+
+} // namespace coronet

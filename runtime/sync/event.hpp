@@ -1,0 +1,55 @@
+#pragma once
+// coronet::event: a flag coroutines can wait for, like asyncio.Event.
+//
+//   event ready;
+//   spawn(worker(ready));       // co_await ready.wait();
+//   ready.set();                // wakes every waiter; later waits pass at once
+//
+// wait() → result<void>: success, or operation_canceled if the waiter's scope
+// was cancelled first. Single loop: use from the loop's thread only.
+
+#include "runtime/detail/waiter_queue.hpp"
+#include "runtime/result.hpp"
+
+namespace coronet {
+
+class event {
+public:
+    class [[nodiscard]] wait_awaitable {
+    public:
+        explicit wait_awaitable(event& e) noexcept : e_(e) {}
+        bool await_ready() const noexcept { return e_.set_; }
+        template <class P>
+        bool await_suspend(std::coroutine_handle<P> h) noexcept {
+            return e_.waiters_.enqueue(w_, h, detail::scope_of(h));
+        }
+        result<void> await_resume() noexcept {
+            if (detail::finish_wait(w_)) return std::make_error_code(std::errc::operation_canceled);
+            return {};
+        }
+
+    private:
+        event& e_;
+        detail::waiter w_;
+    };
+
+    event() noexcept = default;
+    event(const event&) = delete;
+    event& operator=(const event&) = delete;
+
+    /// Sets the flag and wakes every waiter.
+    void set() noexcept {
+        set_ = true;
+        waiters_.wake_all();
+    }
+    void clear() noexcept { set_ = false; }
+    bool is_set() const noexcept { return set_; }
+    /// Waits until the flag is set (at once if it is).
+    wait_awaitable wait() noexcept { return wait_awaitable(*this); }
+
+private:
+    bool set_ = false;
+    detail::waiter_queue waiters_;
+};
+
+} // namespace coronet
