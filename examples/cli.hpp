@@ -1,12 +1,13 @@
 #pragma once
 // Command-line handling shared by the examples: --host, --port, --backend,
-// and for clients --message and --count. --help prints the usage and exits
+// for servers --grace, and for clients --message and --count. --help prints the usage and exits
 // 0; an unknown flag or a bad value prints one line and exits 2.
 
 #include "net/address.hpp"
 #include "runtime/event_loop.hpp"
 
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fmt/core.h>
@@ -20,6 +21,7 @@ struct options {
     coronet::loop_options loop;
     std::string message = "Hello, world";
     unsigned long count = 1;
+    std::chrono::milliseconds grace{5000};
 };
 
 [[noreturn]] inline void usage_error(const char* prog, const std::string& what) {
@@ -49,7 +51,8 @@ inline options parse(int argc, char** argv, const char* usage, bool client) {
             std::exit(0);
         }
         bool known = flag == "--host" || flag == "--port" || flag == "--backend" ||
-                     (client && (flag == "--message" || flag == "--count"));
+                     (client && (flag == "--message" || flag == "--count")) ||
+                     (!client && flag == "--grace");
         if (!known) usage_error(prog, fmt::format("unknown option '{}'", flag));
         if (i + 1 == argc) usage_error(prog, fmt::format("{} needs a value", flag));
         std::string_view value = argv[++i];
@@ -61,6 +64,8 @@ inline options parse(int argc, char** argv, const char* usage, bool client) {
             o.loop.backend = coronet::parse_backend_kind(value);
             if (!o.loop.backend)
                 usage_error(prog, fmt::format("--backend: '{}' is not auto|io_uring|epoll", value));
+        } else if (flag == "--grace") {
+            o.grace = std::chrono::milliseconds(number<unsigned>(prog, flag, value, 3'600'000));
         } else if (flag == "--message") {
             o.message = value;
         } else {

@@ -1,15 +1,16 @@
-// echo_server: a TCP echo server, one coroutine per connection.
+// echo_server: a TCP echo server, one coroutine per connection, with a
+// graceful shutdown: on SIGINT/SIGTERM it stops accepting, lets open
+// connections finish for --grace milliseconds, cancels the rest, exits 0.
 //
 // Run:   build/examples/echo_server [--host 127.0.0.1] [--port 65432] [--backend auto]
 // Then:  build/examples/echo_client (or the seed's Python client); Ctrl-C stops it.
 #include "examples/cli.hpp"
 #include "net/tcp_listener.hpp"
-#include "runtime/event_loop.hpp"
 #include "runtime/signal_set.hpp"
-#include "runtime/timer.hpp"
+#include "runtime/timeout.hpp"
+#include "runtime/when_all.hpp"
 
 #include <array>
-#include <chrono>
 #include <cstdio>
 
 using namespace coronet;
@@ -20,23 +21,25 @@ task<> echo(tcp_stream conn) {
     std::array<std::byte, 16384> buf;
     for (;;) {
         auto n = co_await conn.recv(buf);
-        if (!n || *n == 0) co_return; // reset, or EOF after everything was echoed
+        if (!n || *n == 0) co_return; // reset, cancelled, or EOF after everything was echoed
         if (!co_await conn.send_all(std::span(buf).first(*n))) co_return;
     }
 }
 
-task<> serve(tcp_listener& listener) {
+task<> serve(tcp_listener& listener, task_group& connections) {
     for (;;) {
         auto conn = co_await listener.accept();
         if (conn) {
-            spawn(echo(std::move(*conn)));
+            connections.spawn(echo(std::move(*conn)));
         } else if (conn.error() == std::errc::too_many_files_open) {
             co_await sleep_for(100ms); // out of fds: existing connections go on
-        } else if (conn.error() == std::errc::operation_canceled) {
-            co_return;
+        } else {
+            co_return; // cancelled: stop accepting
         }
     }
 }
+
+task<result<int>> next_signal(signal_set& s) { co_return co_await s.wait(); }
 
 task<int> main_task(example::options opts) {
     signal_set stop{SIGINT, SIGTERM};
@@ -49,16 +52,22 @@ task<int> main_task(example::options opts) {
     fmt::print("listening on {} (backend: {})\n", listener->local_address(),
                to_string(current_loop().backend()));
     std::fflush(stdout);
-    spawn(serve(*listener));
-    int sig = (co_await stop.wait()).value();
-    fmt::print("signal {}: shutting down\n", sig);
-    co_return 0; // run() then cancels and joins every connection
+    task_group connections;
+    co_await when_any(serve(*listener, connections), next_signal(stop));
+    listener->close();
+    fmt::print("shutting down: finishing {} connection(s)\n", connections.size());
+    std::fflush(stdout);
+    if (!co_await with_timeout(opts.grace, connections.join())) // cancels what is left
+        fmt::print("grace period over: remaining connections cancelled\n");
+    co_return 0;
 }
 
 int main(int argc, char** argv) {
-    const char* usage = "usage: echo_server [--host ADDR] [--port N] [--backend auto|io_uring|epoll]\n"
+    const char* usage = "usage: echo_server [--host ADDR] [--port N] [--grace MS]\n"
+                        "                   [--backend auto|io_uring|epoll]\n"
                         "Echoes TCP connections on ADDR:N (default 127.0.0.1:65432; 0 = any free "
-                        "port).\n";
+                        "port).\nOn SIGINT/SIGTERM, open connections get MS ms (default 5000) to "
+                        "finish.\n";
     auto opts = example::parse(argc, argv, usage, false);
     return example::run(main_task(opts), opts, "echo_server");
 }

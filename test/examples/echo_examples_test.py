@@ -73,8 +73,9 @@ class Server:
     `stderr` what it printed; start() then returns False.
     """
 
-    def __init__(self, host="127.0.0.1", port=0, backend_flag=True, backend_env=None):
-        self.argv = [ARGS.server, "--host", host, "--port", str(port)]
+    def __init__(self, host="127.0.0.1", port=0, backend_flag=True, backend_env=None,
+                 extra=()):
+        self.argv = [ARGS.server, "--host", host, "--port", str(port), *extra]
         if backend_flag:
             self.argv += ["--backend", ARGS.backend]
         self.env = child_env(backend_env)
@@ -122,11 +123,32 @@ class Server:
         self.port = int(port)
         return True
 
+    def read_line(self, timeout=IO_TIMEOUT):
+        """The next line the server prints after its banner (without the newline)."""
+        fd = self.proc.stdout.fileno()
+        buf = self._rest.encode()
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            while b"\n" not in buf:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no line within {timeout}s; got {buf!r}")
+                if sel.select(left):
+                    chunk = os.read(fd, 4096)
+                    if not chunk:
+                        break
+                    buf += chunk
+        line, _, rest = buf.decode(errors="replace").partition("\n")
+        self._rest = rest
+        return line
+
     def stop(self, sig=signal.SIGTERM):
-        """Sends `sig` and waits; returns the exit code (None if it was not running)."""
+        """Sends `sig` (unless None) and waits; returns the exit code (None if it was not
+        running)."""
         if self.proc is None or self.exited is not None:
             return self.exited
-        if self.proc.poll() is None:
+        if sig is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
             out, err = self.proc.communicate(timeout=RUN_TIMEOUT)
@@ -304,7 +326,8 @@ class EchoExamplesTest(unittest.TestCase):
             self.assertEqual(srv.stop(signal.SIGINT), 0, srv.stderr)
 
     def signal_with_open_connection(self, sig):
-        with Server() as srv, connect(srv) as s:
+        # An idle connection: the grace period runs out, then it is cancelled.
+        with Server(extra=["--grace", "100"]) as srv, connect(srv) as s:
             s.sendall(b"ping")
             self.assertEqual(recv_exactly(s, 4), b"ping")  # the connection is being served
             self.assertEqual(srv.stop(sig), 0, srv.stderr)
@@ -313,6 +336,27 @@ class EchoExamplesTest(unittest.TestCase):
             except ConnectionResetError:
                 tail = b""
             self.assertEqual(tail, b"", "the open connection is closed when the server exits")
+
+    def test_graceful_shutdown_lets_a_busy_connection_finish(self):
+        with Server(extra=["--grace", "20000"]) as srv, connect(srv) as s:
+            s.sendall(b"before")
+            self.assertEqual(recv_exactly(s, 6), b"before")
+            srv.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(srv.read_line(), "shutting down: finishing 1 connection(s)")
+            # No new connections are accepted now...
+            with self.assertRaises(OSError):
+                with socket.create_connection((srv.host, srv.port), timeout=IO_TIMEOUT) as late:
+                    late.sendall(b"x")
+                    if late.recv(1) == b"":
+                        raise ConnectionResetError("closed")
+            # ...but the open one is still served until it closes.
+            s.sendall(b"after")
+            self.assertEqual(recv_exactly(s, 5), b"after")
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(s.recv(16), b"")
+            start = time.monotonic()
+            self.assertEqual(srv.stop(None), 0, srv.stderr)
+            self.assertLess(time.monotonic() - start, 15.0, "exited when the connection ended")
 
     def test_sigterm_with_open_connection_exits_0(self):
         self.signal_with_open_connection(signal.SIGTERM)
