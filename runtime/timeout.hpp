@@ -39,6 +39,10 @@ template <class T>
 struct as_result<result<T>> {
     using type = result<T>;
 };
+template <>
+struct as_result<sleep_result> {
+    using type = result<void>;
+};
 
 /// A loop timer that cancels a scope as timed out when it fires.
 class deadline {
@@ -85,7 +89,7 @@ public:
             return {};
         } else {
             result_type r = inner_.await_resume();
-            if constexpr (std::is_same_v<result_type, inner_result>) {
+            if constexpr (std::is_base_of_v<result_type, inner_result>) {
                 if (!r && r.error() == std::errc::operation_canceled && scope_.timed_out())
                     return make_error_code(error::timed_out);
             }

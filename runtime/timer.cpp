@@ -33,7 +33,7 @@ void sleep_awaitable::on_cancel(void* p) noexcept {
     self->loop_->schedule(self->node_.waiter);
 }
 
-result<void> sleep_awaitable::await_resume() noexcept {
+sleep_result sleep_awaitable::await_resume() noexcept {
     link_.detach();
     if (cancelled_) return std::make_error_code(std::errc::operation_canceled);
     return {};

@@ -7,9 +7,11 @@
 // nanosecond timeouts (io_uring, epoll_pwait2), so a 1 ms sleep wakes after
 // 1 ms plus scheduling latency.
 //
-// co_await yields result<void>: success, or operation_canceled when the
-// enclosing cancel_scope was cancelled (or a timeout expired) before the
-// deadline. Destroying a sleeping coroutine disarms its timer.
+// co_await yields a sleep_result (a result<void> that may be ignored):
+// success, or operation_canceled when the enclosing cancel_scope was cancelled
+// (or a timeout expired) before the deadline. Ignoring it is fine: in a
+// cancelled scope the next wait fails at once too. Destroying a sleeping
+// coroutine disarms its timer.
 
 #include "runtime/cancel_scope.hpp"
 #include "runtime/detail/timer_heap.hpp"
@@ -25,6 +27,12 @@ class event_loop;
 /// The loop's clock.
 using clock = detail::clock;
 
+/// What a sleep yields: result<void> without [[nodiscard]].
+class sleep_result : public result<void> {
+public:
+    using result<void>::result;
+};
+
 /// Awaitable returned by sleep_for / sleep_until.
 class [[nodiscard]] sleep_awaitable {
 public:
@@ -39,7 +47,7 @@ public:
     bool await_suspend(std::coroutine_handle<P> h) {
         return arm(h, detail::scope_of(h));
     }
-    result<void> await_resume() noexcept;
+    sleep_result await_resume() noexcept;
 
 private:
     bool arm(std::coroutine_handle<> h, cancel_scope* scope);
