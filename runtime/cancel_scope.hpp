@@ -17,6 +17,8 @@
 // nest: cancelling one cancels the scopes inside it, never the one outside.
 // A scope belongs to one loop thread; from other threads use with_stop_token.
 
+#include "runtime/detail/operation.hpp"
+
 #include <coroutine>
 #include <cstdint>
 #include <utility>
@@ -90,6 +92,10 @@ public:
     void enter(cancel_scope* parent) noexcept; ///< nest inside `parent` (may be null)
     void leave() noexcept;
     void cancel_as(bool timeout) noexcept;
+    /// A deadline the kernel enforces itself (io_uring linked timeout) for
+    /// the single operation awaited directly in this scope; null if none.
+    const detail::mono_timespec* linked_deadline() const noexcept { return linked_deadline_; }
+    void set_linked_deadline(const detail::mono_timespec* t) noexcept { linked_deadline_ = t; }
 
 private:
     friend struct detail::wait_link;
@@ -98,6 +104,7 @@ private:
     cancel_scope* next_sibling_ = nullptr;
     cancel_scope* prev_sibling_ = nullptr;
     detail::wait_link* waits_ = nullptr;
+    const detail::mono_timespec* linked_deadline_ = nullptr;
     bool cancelled_ = false;
     bool timed_out_ = false;
 };

@@ -235,6 +235,7 @@ bool start_operation(operation& op, wait_link& link, std::coroutine_handle<> h,
     }
     event_loop& loop = current_loop();
     op.waiter = h;
+    op.deadline = scope != nullptr ? scope->linked_deadline() : nullptr;
     if (!loop.io().submit(op)) {
         if (scope != nullptr) {
             link.target = &op;

@@ -13,8 +13,12 @@
 // other types T come back as result<T> (void: result<void>, timed_out when the
 // deadline fired). Cancelling an outer scope gives operation_canceled, not
 // timed_out. No allocation: the scope and the timer live in the awaitable.
+// On io_uring, a timeout around a single I/O operation is a linked timeout
+// (IORING_OP_LINK_TIMEOUT, absolute): the kernel cancels the operation at the
+// deadline, with no loop timer at all.
 
 #include "runtime/cancel_scope.hpp"
+#include "runtime/detail/io_awaitable.hpp"
 #include "runtime/detail/timer_heap.hpp"
 #include "runtime/error.hpp"
 #include "runtime/result.hpp"
@@ -53,11 +57,16 @@ public:
     ~deadline() { disarm(); }
     /// Arms on the current loop; a deadline already past cancels at once.
     void arm(cancel_scope& scope, clock::time_point when);
+    /// Lets the kernel enforce `when` for the one operation awaited directly
+    /// in `scope` (io_uring linked timeout) instead of a loop timer. False
+    /// where the backend cannot, or the deadline has already passed.
+    bool link(cancel_scope& scope, clock::time_point when);
     void disarm() noexcept;
 
 private:
     timer_node node_;
     event_loop* loop_ = nullptr;
+    mono_timespec abs_{};
 };
 
 } // namespace detail
@@ -78,19 +87,21 @@ public:
     bool await_ready() { return inner_.await_ready(); }
     template <class P>
     auto await_suspend(std::coroutine_handle<P> h) {
-        deadline_.arm(scope_, when_);
+        if constexpr (std::is_base_of_v<detail::io_awaitable, std::remove_cvref_t<A>>)
+            linked_ = deadline_.link(scope_, when_);
+        if (!linked_) deadline_.arm(scope_, when_);
         return inner_.await_suspend(h);
     }
     result_type await_resume() {
         deadline_.disarm();
         if constexpr (std::is_void_v<inner_result>) {
             inner_.await_resume();
-            if (scope_.timed_out()) return make_error_code(error::timed_out);
+            if (expired()) return make_error_code(error::timed_out);
             return {};
         } else {
             result_type r = inner_.await_resume();
             if constexpr (std::is_base_of_v<result_type, inner_result>) {
-                if (!r && r.error() == std::errc::operation_canceled && scope_.timed_out())
+                if (!r && r.error() == std::errc::operation_canceled && expired())
                     return make_error_code(error::timed_out);
             }
             return r;
@@ -98,7 +109,12 @@ public:
     }
 
 private:
+    // A linked timeout cancels in the kernel: the scope never hears of it.
+    bool expired() const noexcept {
+        return scope_.timed_out() || (linked_ && !scope_.cancelled() && clock::now() >= when_);
+    }
     clock::time_point when_;
+    bool linked_ = false;
     cancel_scope scope_;
     cancel_scope::scoped<A> inner_;
     detail::deadline deadline_;

@@ -46,6 +46,8 @@ public:
     /// (loop teardown). Results delivered late (accepted fds) are closed.
     virtual void drain() noexcept = 0;
     virtual std::size_t in_flight() const noexcept = 0;
+    /// Whether submit() honours operation::deadline (io_uring linked timeouts).
+    virtual bool links_timeouts() const noexcept { return false; }
 };
 
 /// Sets up io_uring. Returns nullptr with `why_not` set when it is unavailable;

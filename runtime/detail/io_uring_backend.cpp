@@ -46,6 +46,8 @@ constexpr required_op required_ops[] = {
     {IORING_OP_POLL_ADD, "POLL_ADD"},
 };
 
+constexpr int linked_timeout_ops[] = {IORING_OP_LINK_TIMEOUT};
+
 std::string errno_text(int err) { return std::strerror(err); }
 
 class io_uring_backend final : public backend {
@@ -90,7 +92,9 @@ public:
                 return std::string("kernel lacks IORING_OP_") + op.name;
             }
         }
+        links_timeouts_ = io_uring_opcode_supported(probe, linked_timeout_ops[0]);
         io_uring_free_probe(probe);
+        if (links_timeouts_) add_feature("linked_timeout");
         if (io_uring_register_ring_fd(&ring_) == 1) add_feature("registered_ring");
         if (ring_.features & IORING_FEAT_EXT_ARG) add_feature("ext_arg");
         wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -106,6 +110,7 @@ public:
     backend_kind kind() const noexcept override { return backend_kind::io_uring; }
     std::string features() const override { return features_; }
     std::size_t in_flight() const noexcept override { return in_flight_; }
+    bool links_timeouts() const noexcept override { return links_timeouts_; }
 
     bool submit(operation& op) override {
         op.state = op_state::in_flight;
@@ -179,18 +184,25 @@ private:
     io_uring_sqe* get_sqe() {
         io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
         while (sqe == nullptr) { // SQ full: flush it and retry
-            int r = io_uring_submit(&ring_);
-            if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
-                throw std::system_error(-r, std::generic_category(), "io_uring_submit");
-            if (r == -EBUSY || r == -EAGAIN) reap(); // CQ backpressure: make room
+            flush_sq();
             sqe = io_uring_get_sqe(&ring_);
         }
         return sqe;
     }
 
+    void flush_sq() {
+        int r = io_uring_submit(&ring_);
+        if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+            throw std::system_error(-r, std::generic_category(), "io_uring_submit");
+        if (r == -EBUSY || r == -EAGAIN) reap(); // CQ backpressure: make room
+    }
+
     // Queues the SQE for `op`; with `after_poll`, behind a linked poll for
     // readiness (a kernel that returned EAGAIN for a non-blocking socket).
     void prepare(operation& op, bool after_poll) {
+        // A chain must not be split by an SQ flush: make room for all of it.
+        unsigned need = 1 + (after_poll ? 1 : 0) + (op.deadline != nullptr ? 1 : 0);
+        if (io_uring_sq_space_left(&ring_) < need) flush_sq();
         if (after_poll) {
             io_uring_sqe* p = get_sqe();
             io_uring_prep_poll_add(p, op.fd, is_read_side(op.code) ? POLLIN : POLLOUT);
@@ -220,6 +232,15 @@ private:
             break;
         }
         io_uring_sqe_set_data(sqe, &op);
+        if (op.deadline != nullptr) { // the kernel cancels op at the deadline
+            sqe->flags |= IOSQE_IO_LINK;
+            io_uring_sqe* t = get_sqe();
+            io_uring_prep_link_timeout(
+                t, const_cast<__kernel_timespec*>(
+                       reinterpret_cast<const __kernel_timespec*>(op.deadline)),
+                IORING_TIMEOUT_ABS);
+            io_uring_sqe_set_data64(t, 0);
+        }
     }
 
     void link(operation& op) {
@@ -302,6 +323,7 @@ private:
     bool ring_ok_ = false;
     bool draining_ = false;
     bool wake_armed_ = false;
+    bool links_timeouts_ = false;
     std::string features_;
     operation* head_ = nullptr; // in-flight list (user operations only)
     std::vector<std::uint32_t> per_fd_;

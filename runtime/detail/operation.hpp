@@ -28,6 +28,13 @@ constexpr bool is_read_side(op_code c) noexcept {
 
 enum class op_state : std::uint8_t { idle, in_flight, done };
 
+/// An absolute CLOCK_MONOTONIC time (std::chrono::steady_clock's clock), laid
+/// out like the kernel's __kernel_timespec.
+struct mono_timespec {
+    std::int64_t tv_sec;
+    long long tv_nsec;
+};
+
 struct operation {
     op_code code = op_code::recv;
     op_state state = op_state::idle;
@@ -39,6 +46,7 @@ struct operation {
     std::size_t length = 0;
     std::size_t done = 0;   // send_all: bytes sent so far; connect: started
     socklen_t addr_len = 0; // accept: in/out length of the peer address
+    const mono_timespec* deadline = nullptr; // io_uring: cancel via a linked timeout
     std::coroutine_handle<> waiter;
     operation* prev = nullptr; // backend list links (in-flight or wait list)
     operation* next = nullptr;

@@ -98,3 +98,26 @@ TEST_CASE("timeout: an accept that times out leaves the listener working") {
     };
     test::run(main());
 }
+
+TEST_CASE("timeout: a single operation on io_uring is bounded by a linked timeout") {
+    auto main = []() -> task<> {
+        auto& loop = current_loop();
+        bool linked = loop.backend() == backend_kind::io_uring &&
+                      loop.backend_features().find("linked_timeout") != std::string::npos;
+        auto l = test::listen_loopback();
+        auto c = (co_await tcp_stream::connect(l.local_address())).value();
+        std::size_t loop_timers_during_wait = 99;
+        task_group g;
+        g.spawn([](event_loop& lp, std::size_t& n) -> task<> {
+            co_await sleep_for(2ms); // its own timer has fired when it runs
+            n = lp.timers().size();
+        }(loop, loop_timers_during_wait));
+        std::byte buf[4];
+        auto r = co_await with_timeout(30ms, c.recv(buf));
+        co_await g.join();
+        CHECK(r.error() == error::timed_out);
+        // io_uring: the kernel holds the deadline; epoll: the loop's timer does.
+        CHECK(loop_timers_during_wait == (linked ? 0u : 1u));
+    };
+    test::run(main());
+}
