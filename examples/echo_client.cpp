@@ -26,8 +26,8 @@ task<int> main_task(example::options opts) {
         for (std::size_t got = 0; got < reply.size();) {
             auto n = co_await conn->recv(std::span(reply).subspan(got));
             if (!n || *n == 0) {
-                fmt::print(stderr, "echo_client: connection closed after {} of {} bytes\n",
-                           got, reply.size());
+                fmt::print(stderr, "echo_client: connection closed after {} of {} bytes\n", got,
+                           reply.size());
                 co_return 1;
             }
             got += *n;

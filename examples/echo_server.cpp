@@ -39,7 +39,9 @@ task<> serve(tcp_listener& listener, task_group& connections) {
     }
 }
 
-task<result<int>> next_signal(signal_set& s) { co_return co_await s.wait(); }
+task<result<int>> next_signal(signal_set& s) {
+    co_return co_await s.wait();
+}
 
 task<int> main_task(example::options opts) {
     signal_set stop{SIGINT, SIGTERM};

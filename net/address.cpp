@@ -112,8 +112,8 @@ std::string socket_address::to_string() const {
 bool operator==(const socket_address& a, const socket_address& b) noexcept {
     if (a.family() != b.family() || a.port() != b.port()) return false;
     if (a.is_v6())
-        return std::memcmp(&a.storage_.v6.sin6_addr, &b.storage_.v6.sin6_addr,
-                           sizeof(in6_addr)) == 0;
+        return std::memcmp(&a.storage_.v6.sin6_addr, &b.storage_.v6.sin6_addr, sizeof(in6_addr)) ==
+               0;
     return a.storage_.v4.sin_addr.s_addr == b.storage_.v4.sin_addr.s_addr;
 }
 

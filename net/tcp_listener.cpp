@@ -47,8 +47,8 @@ result<tcp_stream> tcp_listener::accept_awaitable::await_resume() noexcept {
     int res = take_result();
     if (res < 0) return errno_code(-res);
     socket_handle s(res);
-    auto peer = socket_address::from_sockaddr(reinterpret_cast<const sockaddr*>(&peer_),
-                                              op.addr_len);
+    auto peer =
+        socket_address::from_sockaddr(reinterpret_cast<const sockaddr*>(&peer_), op.addr_len);
     return tcp_stream(std::move(s), peer ? *peer : socket_address{});
 }
 

@@ -14,9 +14,12 @@ namespace coronet {
 
 std::string_view to_string(backend_kind kind) noexcept {
     switch (kind) {
-    case backend_kind::io_uring: return "io_uring";
-    case backend_kind::epoll: return "epoll";
-    case backend_kind::automatic: break;
+    case backend_kind::io_uring:
+        return "io_uring";
+    case backend_kind::epoll:
+        return "epoll";
+    case backend_kind::automatic:
+        break;
     }
     return "auto";
 }

@@ -13,8 +13,10 @@ void detail::wait_link::detach() noexcept {
 cancel_scope::~cancel_scope() {
     // Normally empty by now: waits detach when they complete and nested
     // scopes leave when their run() ends. Unhook whatever is left.
-    while (waits_ != nullptr) waits_->detach();
-    while (first_child_ != nullptr) first_child_->leave();
+    while (waits_ != nullptr)
+        waits_->detach();
+    while (first_child_ != nullptr)
+        first_child_->leave();
     leave();
 }
 
@@ -55,7 +57,8 @@ void cancel_scope::cancel_as(bool timeout) noexcept {
         w->on_cancel(w->target);
         w = next;
     }
-    for (cancel_scope* c = first_child_; c != nullptr; c = c->next_sibling_) c->cancel_as(timeout);
+    for (cancel_scope* c = first_child_; c != nullptr; c = c->next_sibling_)
+        c->cancel_as(timeout);
 }
 
 } // namespace coronet

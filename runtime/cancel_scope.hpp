@@ -120,8 +120,8 @@ public:
 
     template <class P>
     auto await_suspend(std::coroutine_handle<P> h) {
-        static_assert(requires { h.promise().scope; },
-                      "cancel_scope::run needs a coronet::task coroutine");
+        static_assert(
+            requires { h.promise().scope; }, "cancel_scope::run needs a coronet::task coroutine");
         slot_ = &h.promise().scope;
         saved_ = *slot_;
         scope_.enter(saved_);

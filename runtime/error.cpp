@@ -10,8 +10,10 @@ public:
     const char* name() const noexcept override { return "coronet"; }
     std::string message(int c) const override {
         switch (static_cast<error>(c)) {
-        case error::timed_out: return "deadline expired";
-        case error::channel_closed: return "channel closed";
+        case error::timed_out:
+            return "deadline expired";
+        case error::channel_closed:
+            return "channel closed";
         }
         return "unknown coronet error";
     }

@@ -97,15 +97,21 @@ event_loop::~event_loop() {
     owner_ = nullptr;
 }
 
-event_loop* event_loop::current() noexcept { return current_; }
+event_loop* event_loop::current() noexcept {
+    return current_;
+}
 
 event_loop& current_loop() {
     if (current_ == nullptr) throw std::logic_error("coronet: no event loop runs on this thread");
     return *current_;
 }
 
-backend_kind event_loop::backend() const noexcept { return backend_->kind(); }
-std::string event_loop::backend_features() const { return backend_->features(); }
+backend_kind event_loop::backend() const noexcept {
+    return backend_->kind();
+}
+std::string event_loop::backend_features() const {
+    return backend_->features();
+}
 
 void event_loop::link_spawned(spawned_node& n) noexcept {
     n.prev = spawned_.prev;
@@ -127,9 +133,13 @@ void event_loop::spawn_child(task<> t, cancel_scope& parent, detail::child_obser
     schedule(run_detached(std::move(t), parent, observer).handle);
 }
 
-void event_loop::spawn(task<> t) { spawn_child(std::move(t), root_scope_, nullptr); }
+void event_loop::spawn(task<> t) {
+    spawn_child(std::move(t), root_scope_, nullptr);
+}
 
-void spawn(task<> t) { current_loop().spawn(std::move(t)); }
+void spawn(task<> t) {
+    current_loop().spawn(std::move(t));
+}
 
 void event_loop::post(std::function<void()> fn) {
     {
@@ -147,7 +157,8 @@ void event_loop::run_posted() {
         std::lock_guard lock(post_mutex_);
         batch.swap(posted_);
     }
-    for (auto& fn : batch) fn();
+    for (auto& fn : batch)
+        fn();
 }
 
 void event_loop::drive(std::coroutine_handle<> root) {
@@ -155,7 +166,8 @@ void event_loop::drive(std::coroutine_handle<> root) {
     current_scope scope(this);
     schedule(root);
     try {
-        while (!root.done()) turn(root, true);
+        while (!root.done())
+            turn(root, true);
     } catch (...) {
         // A backend failure: never leave operations in flight behind frames
         // that are about to be destroyed.
@@ -169,7 +181,8 @@ bool event_loop::turn(std::coroutine_handle<> root, bool may_block) {
     // The one place where the loop resumes coroutines.
     inline_budget_ = inline_budget_per_turn;
     bool ran = !ready_.empty();
-    for (std::coroutine_handle<> h : ready_.take_batch()) h.resume();
+    for (std::coroutine_handle<> h : ready_.take_batch())
+        h.resume();
     if (root && root.done()) return true;
 
     const auto now = detail::clock::now();
@@ -211,7 +224,8 @@ void event_loop::teardown() noexcept {
     //    buffer, timers are disarmed, then the frames are destroyed.
     backend_->drain();
     timers_.clear();
-    while (spawned_.next != &spawned_) spawned_.next->frame.destroy(); // unlinks itself
+    while (spawned_.next != &spawned_)
+        spawned_.next->frame.destroy(); // unlinks itself
     ready_.clear();
     backend_->drain(); // closes made by destroyed frames may have queued more
     ready_.clear();
@@ -221,8 +235,7 @@ void event_loop::teardown() noexcept {
 namespace detail {
 namespace {
 void cancel_io(void* op) noexcept {
-    if (event_loop* loop = event_loop::current())
-        loop->io().cancel(*static_cast<operation*>(op));
+    if (event_loop* loop = event_loop::current()) loop->io().cancel(*static_cast<operation*>(op));
 }
 } // namespace
 

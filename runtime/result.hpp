@@ -26,9 +26,18 @@ public:
     explicit operator bool() const noexcept { return has_value(); }
 
     /// The value. Throws std::system_error carrying error() when there is none.
-    T& value() & { check(); return std::get<0>(v_); }
-    const T& value() const& { check(); return std::get<0>(v_); }
-    T&& value() && { check(); return std::get<0>(std::move(v_)); }
+    T& value() & {
+        check();
+        return std::get<0>(v_);
+    }
+    const T& value() const& {
+        check();
+        return std::get<0>(v_);
+    }
+    T&& value() && {
+        check();
+        return std::get<0>(std::move(v_));
+    }
 
     /// Unchecked access: only after testing has_value().
     T& operator*() & noexcept { return *std::get_if<0>(&v_); }
@@ -71,7 +80,9 @@ private:
 
 /// The std::error_code for an errno value (generic category, so it compares
 /// equal to std::errc enumerators: `r.error() == std::errc::connection_refused`).
-inline std::error_code errno_code(int err) noexcept { return {err, std::generic_category()}; }
+inline std::error_code errno_code(int err) noexcept {
+    return {err, std::generic_category()};
+}
 
 namespace detail {
 /// Converts a kernel-style result (>= 0 value, < 0 is -errno) to a result.

@@ -12,7 +12,8 @@ namespace coronet {
 signal_set::signal_set(std::initializer_list<int> signals) {
     sigset_t set;
     sigemptyset(&set);
-    for (int s : signals) sigaddset(&set, s);
+    for (int s : signals)
+        sigaddset(&set, s);
     fd_ = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "signalfd");
     pthread_sigmask(SIG_BLOCK, &set, &previous_);

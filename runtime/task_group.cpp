@@ -14,8 +14,10 @@ task_group::~task_group() {
         delete state_;
         return;
     }
-    std::fprintf(stderr, "coronet: task_group destroyed with %zu running tasks (not joined); "
-                         "they are cancelled and left to the loop\n", running_);
+    std::fprintf(stderr,
+                 "coronet: task_group destroyed with %zu running tasks (not joined); "
+                 "they are cancelled and left to the loop\n",
+                 running_);
     // The children are ordinary spawned tasks of the loop: cancel them; the
     // state, not this group, hears from them and is freed by the last one.
     scope_.cancel();
@@ -43,7 +45,8 @@ void task_group::on_child_done(std::exception_ptr error) noexcept {
             try {
                 std::rethrow_exception(error);
             } catch (const std::exception& e) {
-                std::fprintf(stderr, "coronet: task_group: another task failed too: %s\n", e.what());
+                std::fprintf(stderr, "coronet: task_group: another task failed too: %s\n",
+                             e.what());
             } catch (...) {
                 std::fprintf(stderr, "coronet: task_group: another task failed too\n");
             }

@@ -86,7 +86,9 @@ private:
     task_group& group_;
 };
 
-inline task_group::join_awaitable task_group::join() noexcept { return join_awaitable(*this); }
+inline task_group::join_awaitable task_group::join() noexcept {
+    return join_awaitable(*this);
+}
 
 namespace detail {
 /// co_await current_scope() → the awaiting coroutine's cancel_scope (or null).

@@ -71,10 +71,11 @@ task<std::tuple<detail::value_t<T>...>> when_all(task<T>... tasks) {
     std::optional<std::size_t> unused;
     task_group group(co_await detail::current_scope{});
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-        (group.spawn(detail::store_into(std::move(tasks), std::get<I>(slots), group, false, unused,
-                                        I)),
+        (group.spawn(
+             detail::store_into(std::move(tasks), std::get<I>(slots), group, false, unused, I)),
          ...);
-    }(std::index_sequence_for<T...>{});
+    }
+    (std::index_sequence_for<T...>{});
     co_await group.join();
     co_return std::apply(
         [](auto&... s) { return std::tuple<detail::value_t<T>...>(std::move(*s)...); }, slots);
@@ -90,7 +91,8 @@ task<any_result<T...>> when_any(task<T>... tasks) {
         (group.spawn(detail::store_into(std::move(tasks), std::get<I>(out.results), group, true,
                                         winner, I)),
          ...);
-    }(std::index_sequence_for<T...>{});
+    }
+    (std::index_sequence_for<T...>{});
     co_await group.join();
     out.index = winner.value_or(0);
     co_return out;

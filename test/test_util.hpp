@@ -31,7 +31,8 @@ inline coronet::tcp_listener listen_loopback(bool v6 = false) {
 inline std::size_t open_fds() {
     std::size_t n = 0;
     if (DIR* d = ::opendir("/proc/self/fd")) {
-        while (::readdir(d) != nullptr) ++n;
+        while (::readdir(d) != nullptr)
+            ++n;
         ::closedir(d);
     }
     return n - 3; // ".", ".." and the directory's own fd

@@ -61,9 +61,8 @@ int perform(operation& op) noexcept {
     case op_code::recv:
         return retry_eintr([&] { return ::recv(op.fd, op.buffer, op.length, MSG_DONTWAIT); });
     case op_code::send:
-        return retry_eintr([&] {
-            return ::send(op.fd, op.buffer, op.length, MSG_NOSIGNAL | MSG_DONTWAIT);
-        });
+        return retry_eintr(
+            [&] { return ::send(op.fd, op.buffer, op.length, MSG_NOSIGNAL | MSG_DONTWAIT); });
     case op_code::send_all:
         while (op.done < op.length) {
             int r = retry_eintr([&] {
@@ -167,7 +166,8 @@ public:
     }
 
     void drain() noexcept override {
-        for (fd_state& st : fds_) cancel_all(st);
+        for (fd_state& st : fds_)
+            cancel_all(st);
     }
 
     void wakeup() noexcept override {

@@ -40,15 +40,17 @@ struct required_op {
     const char* name;
 };
 constexpr required_op required_ops[] = {
-    {IORING_OP_ACCEPT, "ACCEPT"}, {IORING_OP_CONNECT, "CONNECT"},
-    {IORING_OP_RECV, "RECV"},     {IORING_OP_SEND, "SEND"},
-    {IORING_OP_READ, "READ"},     {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+    {IORING_OP_ACCEPT, "ACCEPT"},     {IORING_OP_CONNECT, "CONNECT"},
+    {IORING_OP_RECV, "RECV"},         {IORING_OP_SEND, "SEND"},
+    {IORING_OP_READ, "READ"},         {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
     {IORING_OP_POLL_ADD, "POLL_ADD"},
 };
 
 constexpr int linked_timeout_ops[] = {IORING_OP_LINK_TIMEOUT};
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+    return std::strerror(err);
+}
 
 class io_uring_backend final : public backend {
 public:
@@ -132,16 +134,19 @@ public:
         if (fd >= 0 && i < per_fd_.size() && per_fd_[i] > 0) {
             for (operation* op = head_; op != nullptr; op = op->next)
                 if (op->fd == fd) cancel(*op);
-            while (per_fd_[i] > 0) wait_some();
+            while (per_fd_[i] > 0)
+                wait_some();
         }
         ::close(fd);
     }
 
     void drain() noexcept override {
         draining_ = true;
-        for (operation* op = head_; op != nullptr; op = op->next) cancel(*op);
+        for (operation* op = head_; op != nullptr; op = op->next)
+            cancel(*op);
         if (wake_armed_) cancel(wake_op_);
-        while (head_ != nullptr || wake_armed_) wait_some();
+        while (head_ != nullptr || wake_armed_)
+            wait_some();
         draining_ = false;
     }
 
@@ -167,8 +172,7 @@ public:
                 ts.tv_nsec = timeout->count() % 1'000'000'000;
             }
             io_uring_cqe* cqe = nullptr;
-            r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout ? &ts : nullptr,
-                                                 nullptr);
+            r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout ? &ts : nullptr, nullptr);
         }
         if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY)
             throw std::system_error(-r, std::generic_category(), "io_uring_enter");
@@ -219,7 +223,9 @@ private:
             io_uring_prep_connect(sqe, op.fd, static_cast<const sockaddr*>(op.buffer),
                                   static_cast<socklen_t>(op.length));
             break;
-        case op_code::recv: io_uring_prep_recv(sqe, op.fd, op.buffer, op.length, 0); break;
+        case op_code::recv:
+            io_uring_prep_recv(sqe, op.fd, op.buffer, op.length, 0);
+            break;
         case op_code::send:
             io_uring_prep_send(sqe, op.fd, op.buffer, op.length, MSG_NOSIGNAL);
             break;
@@ -235,10 +241,10 @@ private:
         if (op.deadline != nullptr) { // the kernel cancels op at the deadline
             sqe->flags |= IOSQE_IO_LINK;
             io_uring_sqe* t = get_sqe();
-            io_uring_prep_link_timeout(
-                t, const_cast<__kernel_timespec*>(
-                       reinterpret_cast<const __kernel_timespec*>(op.deadline)),
-                IORING_TIMEOUT_ABS);
+            io_uring_prep_link_timeout(t,
+                                       const_cast<__kernel_timespec*>(
+                                           reinterpret_cast<const __kernel_timespec*>(op.deadline)),
+                                       IORING_TIMEOUT_ABS);
             io_uring_sqe_set_data64(t, 0);
         }
     }

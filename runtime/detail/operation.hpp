@@ -44,8 +44,8 @@ struct operation {
     int result = 0;         // >= 0 value, < 0 is -errno
     void* buffer = nullptr; // data buffer, or the address for accept/connect
     std::size_t length = 0;
-    std::size_t done = 0;   // send_all: bytes sent so far; connect: started
-    socklen_t addr_len = 0; // accept: in/out length of the peer address
+    std::size_t done = 0;                    // send_all: bytes sent so far; connect: started
+    socklen_t addr_len = 0;                  // accept: in/out length of the peer address
     const mono_timespec* deadline = nullptr; // io_uring: cancel via a linked timeout
     std::coroutine_handle<> waiter;
     operation* prev = nullptr; // backend list links (in-flight or wait list)

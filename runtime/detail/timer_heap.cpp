@@ -68,7 +68,8 @@ timer_node* timer_heap::pop_expired(clock::time_point now) noexcept {
 }
 
 void timer_heap::clear() noexcept {
-    for (timer_node* n : heap_) n->index = timer_node::not_armed;
+    for (timer_node* n : heap_)
+        n->index = timer_node::not_armed;
     heap_.clear();
 }
 

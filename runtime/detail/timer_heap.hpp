@@ -18,8 +18,8 @@ using clock = std::chrono::steady_clock;
 struct timer_node {
     static constexpr std::size_t not_armed = std::numeric_limits<std::size_t>::max();
     clock::time_point deadline;
-    std::coroutine_handle<> waiter;          // queued when the deadline passes...
-    void (*fire)(void*) noexcept = nullptr;  // ...or, if set, called instead
+    std::coroutine_handle<> waiter;         // queued when the deadline passes...
+    void (*fire)(void*) noexcept = nullptr; // ...or, if set, called instead
     void* context = nullptr;
     std::uint64_t seq = 0;
     std::size_t index = not_armed;

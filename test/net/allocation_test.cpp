@@ -16,8 +16,12 @@ void* operator new(std::size_t n) {
     if (void* p = std::malloc(n ? n : 1)) return p;
     throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
 
 using namespace coronet;
 
@@ -42,7 +46,7 @@ task<std::size_t> measure() {
     spawn(test::serve_echo(l, 1));
     auto c = (co_await tcp_stream::connect(l.local_address())).value();
     CHECK(co_await ping_pong(c, 200)); // warm-up: queues and tables reach their size
-    auto steady = ping_pong(c, 2000); // its frame is allocated here, before counting
+    auto steady = ping_pong(c, 2000);  // its frame is allocated here, before counting
     std::size_t before = allocations.load();
     bool ok = co_await std::move(steady);
     std::size_t after = allocations.load();

@@ -55,7 +55,8 @@ TEST_CASE("tcp_listener: accepts connections that queued before accept was calle
         std::vector<tcp_stream> clients;
         for (int i = 0; i < 5; ++i)
             clients.push_back((co_await tcp_stream::connect(l.local_address())).value());
-        for (int i = 0; i < 5; ++i) CHECK(co_await l.accept());
+        for (int i = 0; i < 5; ++i)
+            CHECK(co_await l.accept());
     };
     test::run(main());
 }
@@ -72,7 +73,8 @@ TEST_CASE("tcp_listener: closing the listener cancels a pending accept") {
         }(l, got, done));
         co_await sleep_for(1ms);
         l.close();
-        for (int i = 0; i < 100 && !done; ++i) co_await sleep_for(0ms);
+        for (int i = 0; i < 100 && !done; ++i)
+            co_await sleep_for(0ms);
         CHECK(done);
         CHECK(got == std::errc::operation_canceled);
     };

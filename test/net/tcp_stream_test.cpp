@@ -162,8 +162,7 @@ TEST_CASE("tcp_stream: closing a stream cancels a pending recv; its fd number is
         std::error_code got;
         bool done = false;
         std::byte buf[16];
-        spawn([](tcp_stream& st, std::span<std::byte> b, std::error_code& e,
-                 bool& d) -> task<> {
+        spawn([](tcp_stream& st, std::span<std::byte> b, std::error_code& e, bool& d) -> task<> {
             auto r = co_await st.recv(b);
             e = r.error();
             d = true;
@@ -171,7 +170,8 @@ TEST_CASE("tcp_stream: closing a stream cancels a pending recv; its fd number is
         co_await sleep_for(1ms);
         int old_fd = c.native_handle();
         c.close();
-        for (int i = 0; i < 100 && !done; ++i) co_await sleep_for(0ms);
+        for (int i = 0; i < 100 && !done; ++i)
+            co_await sleep_for(0ms);
         CHECK(done);
         CHECK(got == std::errc::operation_canceled);
         // The next socket takes the same fd number and works normally.

@@ -13,7 +13,8 @@ namespace {
 
 // Cancels `s` after `turns` trips through the loop.
 task<> cancel_after(cancel_scope& s, int turns) {
-    for (int i = 0; i < turns; ++i) co_await sleep_for(0ms);
+    for (int i = 0; i < turns; ++i)
+        co_await sleep_for(0ms);
     s.cancel();
 }
 

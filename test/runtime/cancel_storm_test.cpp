@@ -30,7 +30,9 @@ void operator delete(void* p) noexcept {
     if (p != nullptr) live_blocks.fetch_sub(1, std::memory_order_relaxed);
     std::free(p);
 }
-void operator delete(void* p, std::size_t) noexcept { operator delete(p); }
+void operator delete(void* p, std::size_t) noexcept {
+    operator delete(p);
+}
 
 using namespace coronet;
 using namespace std::chrono_literals;
@@ -55,9 +57,9 @@ void measure(const char* name, MakeStorm make) {
     storm_stats st = test::run(make()); // the frame is made after the baseline
     long blocks_after = live_blocks.load();
     auto fds_after = test::open_fds();
-    MESSAGE(std::string(name) << ": " << st.cancelled << " cancelled, " << st.completed << " completed; open fds "
-                 << fds_before << " -> " << fds_after << "; live heap blocks " << blocks_before
-                 << " -> " << blocks_after);
+    MESSAGE(std::string(name) << ": " << st.cancelled << " cancelled, " << st.completed
+                              << " completed; open fds " << fds_before << " -> " << fds_after
+                              << "; live heap blocks " << blocks_before << " -> " << blocks_after);
     CHECK(fds_after == fds_before);
     CHECK(blocks_after == blocks_before);
 }
@@ -65,7 +67,8 @@ void measure(const char* name, MakeStorm make) {
 constexpr int iterations = 10'000;
 
 task<> cancel_after(cancel_scope& s, int turns) {
-    for (int i = 0; i < turns; ++i) co_await sleep_for(0ms);
+    for (int i = 0; i < turns; ++i)
+        co_await sleep_for(0ms);
     s.cancel();
 }
 
@@ -100,7 +103,8 @@ TEST_CASE("cancel storm: recv loses no byte") {
             }
             auto r = co_await cancel_randomly(c.recv(buf), rng);
             if (r) {
-                for (std::size_t k = 0; k < *r; ++k) CHECK(buf[k] == std::byte(received + k));
+                for (std::size_t k = 0; k < *r; ++k)
+                    CHECK(buf[k] == std::byte(received + k));
                 received += *r;
             } else {
                 CHECK(r.error() == std::errc::operation_canceled);
@@ -111,7 +115,8 @@ TEST_CASE("cancel storm: recv loses no byte") {
             auto r = co_await c.recv(buf);
             REQUIRE(r);
             REQUIRE(*r > 0);
-            for (std::size_t k = 0; k < *r; ++k) CHECK(buf[k] == std::byte(received + k));
+            for (std::size_t k = 0; k < *r; ++k)
+                CHECK(buf[k] == std::byte(received + k));
             received += *r;
         }
         CHECK(received == sent);

@@ -37,7 +37,8 @@ public:
         std::fflush(stderr);
         std::string out;
         char buf[512];
-        for (ssize_t n; (n = ::read(pipe_[0], buf, sizeof buf)) > 0;) out.append(buf, n);
+        for (ssize_t n; (n = ::read(pipe_[0], buf, sizeof buf)) > 0;)
+            out.append(buf, n);
         return out;
     }
 
@@ -77,7 +78,8 @@ TEST_CASE("event_loop: one loop per thread") {
 TEST_CASE("event_loop: spawn runs detached tasks in order; the loop runs them before main ends") {
     std::vector<int> seen;
     auto main = [](std::vector<int>& out) -> task<> {
-        for (int i = 0; i < 5; ++i) spawn(push(out, i));
+        for (int i = 0; i < 5; ++i)
+            spawn(push(out, i));
         co_await sleep_for(0ms); // one trip through the loop
         co_await sleep_for(0ms);
     };

@@ -24,7 +24,9 @@ task<int> fail_after(std::chrono::milliseconds d) {
     throw std::runtime_error("child failed");
 }
 
-task<result<void>> sleep_task(std::chrono::milliseconds d) { co_return co_await sleep_for(d); }
+task<result<void>> sleep_task(std::chrono::milliseconds d) {
+    co_return co_await sleep_for(d);
+}
 
 } // namespace
 
@@ -53,9 +55,7 @@ TEST_CASE("task_group: the first failure cancels the siblings and is rethrown af
             g.spawn([](int& c) -> task<> {
                 if (!co_await sleep_for(1h)) ++c;
             }(cancelled));
-        g.spawn([]() -> task<> {
-            co_await fail_after(1ms);
-        }());
+        g.spawn([]() -> task<> { co_await fail_after(1ms); }());
         bool threw = false;
         try {
             co_await g.join();
@@ -88,8 +88,8 @@ TEST_CASE("task_group: cancelling the joiner's scope cancels the children") {
 
 TEST_CASE("when_all: returns every value in order; void becomes monostate") {
     auto main = []() -> task<> {
-        auto [a, b, c] = co_await when_all(after(3ms, 1), after(1ms, 2),
-                                           []() -> task<> { co_return; }());
+        auto [a, b, c] =
+            co_await when_all(after(3ms, 1), after(1ms, 2), []() -> task<> { co_return; }());
         CHECK(a == 1);
         CHECK(b == 2);
         CHECK(c == std::monostate{});
@@ -153,7 +153,8 @@ TEST_CASE("when_any: a recv racing a deadline never loses bytes") {
             auto& got = std::get<0>(any.results);
             REQUIRE(got.has_value()); // the recv always finishes: with bytes or cancelled
             if (*got) {
-                for (std::size_t k = 0; k < **got; ++k) CHECK(buf[k] == std::byte(received + k));
+                for (std::size_t k = 0; k < **got; ++k)
+                    CHECK(buf[k] == std::byte(received + k));
                 received += **got;
             } else {
                 CHECK(got->error() == std::errc::operation_canceled);
@@ -162,7 +163,8 @@ TEST_CASE("when_any: a recv racing a deadline never loses bytes") {
         while (received < sent) {
             auto r = co_await c.recv(buf);
             REQUIRE(r);
-            for (std::size_t k = 0; k < *r; ++k) CHECK(buf[k] == std::byte(received + k));
+            for (std::size_t k = 0; k < *r; ++k)
+                CHECK(buf[k] == std::byte(received + k));
             received += *r;
         }
         CHECK(received == sent);

@@ -10,14 +10,22 @@ using coronet::task;
 
 namespace {
 
-task<int> answer() { co_return 42; }
-task<std::string> text() { co_return std::string(1000, 'x'); }
-task<std::unique_ptr<int>> move_only() { co_return std::make_unique<int>(7); }
+task<int> answer() {
+    co_return 42;
+}
+task<std::string> text() {
+    co_return std::string(1000, 'x');
+}
+task<std::unique_ptr<int>> move_only() {
+    co_return std::make_unique<int>(7);
+}
 task<int> fails() {
     throw std::runtime_error("boom");
     co_return 0;
 }
-task<int> add(int a) { co_return a + co_await answer(); }
+task<int> add(int a) {
+    co_return a + co_await answer();
+}
 
 task<std::size_t> depth(std::size_t n) {
     if (n == 0) co_return 0;
@@ -26,7 +34,8 @@ task<std::size_t> depth(std::size_t n) {
 
 task<int> loop_many(int n) {
     int sum = 0;
-    for (int i = 0; i < n; ++i) sum += co_await answer();
+    for (int i = 0; i < n; ++i)
+        sum += co_await answer();
     co_return sum;
 }
 

@@ -69,7 +69,9 @@ TEST_CASE("timeout: timeout_at bounds a whole task; an expired deadline fails at
 
 TEST_CASE("timeout: nested deadlines: the earlier one wins, an outer cancel is not a timeout") {
     auto main = []() -> task<> {
-        auto inner = []() -> task<result<void>> { co_return co_await with_timeout(1h, sleep_for(1h)); };
+        auto inner = []() -> task<result<void>> {
+            co_return co_await with_timeout(1h, sleep_for(1h));
+        };
         auto r = co_await with_timeout(5ms, inner());
         CHECK(r.error() == error::timed_out);
 

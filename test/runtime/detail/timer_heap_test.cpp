@@ -18,7 +18,8 @@ TEST_CASE("timer_heap: pops in deadline order, ties in arming order") {
     }
     CHECK(h.size() == nodes.size());
     std::vector<timer_node*> order;
-    while (timer_node* n = h.pop_expired(t0 + std::chrono::seconds(1))) order.push_back(n);
+    while (timer_node* n = h.pop_expired(t0 + std::chrono::seconds(1)))
+        order.push_back(n);
     REQUIRE(order.size() == nodes.size());
     for (std::size_t i = 1; i < order.size(); ++i) {
         bool ordered = order[i - 1]->deadline < order[i]->deadline ||
@@ -36,7 +37,8 @@ TEST_CASE("timer_heap: pop_expired respects now, erase removes anywhere") {
         nodes[i].deadline = t0 + std::chrono::milliseconds(i);
         h.push(nodes[i]);
     }
-    for (std::size_t i = 0; i < nodes.size(); i += 3) h.erase(nodes[i]);
+    for (std::size_t i = 0; i < nodes.size(); i += 3)
+        h.erase(nodes[i]);
     h.erase(nodes[0]); // erasing twice is harmless
     CHECK(h.pop_expired(t0 - std::chrono::milliseconds(1)) == nullptr);
     std::size_t expected = 1;

@@ -30,10 +30,12 @@ TEST_CASE("channel: 1 producer, 100 consumers: every item delivered exactly once
                     if (*v % 7 == 0) co_await sleep_for(0ms); // mix up the order
                 }
             }(ch, seen));
-        for (int i = 0; i < items; ++i) REQUIRE(co_await ch.send(i));
+        for (int i = 0; i < items; ++i)
+            REQUIRE(co_await ch.send(i));
         ch.close();
         co_await g.join();
-        for (int i = 0; i < items; ++i) CHECK(seen[static_cast<std::size_t>(i)] == 1);
+        for (int i = 0; i < items; ++i)
+            CHECK(seen[static_cast<std::size_t>(i)] == 1);
     };
     run(main());
 }
@@ -77,14 +79,18 @@ TEST_CASE("channel: a cancelled receive loses no item; capacity 0 is a rendezvou
         CHECK(r.error() == error::timed_out);
         int got = 0;
         task_group g;
-        g.spawn([](channel<int>& c, int& out) -> task<> { out = (co_await c.receive()).value(); }(ch, got));
+        g.spawn([](channel<int>& c, int& out) -> task<> {
+            out = (co_await c.receive()).value();
+        }(ch, got));
         CHECK(co_await ch.send(42));
         co_await g.join();
         CHECK(got == 42);
         // A closed rendezvous wakes a waiting sender.
         task_group g2;
         std::error_code sent;
-        g2.spawn([](channel<int>& c, std::error_code& e) -> task<> { e = (co_await c.send(1)).error(); }(ch, sent));
+        g2.spawn([](channel<int>& c, std::error_code& e) -> task<> {
+            e = (co_await c.send(1)).error();
+        }(ch, sent));
         co_await sleep_for(0ms);
         ch.close();
         co_await g2.join();

@@ -37,7 +37,9 @@ TEST_CASE("event: a wait is cancellable and leaves the others queued") {
         CHECK(r.error() == error::timed_out);
         bool woke = false;
         task_group g;
-        g.spawn([](event& ev, bool& w) -> task<> { w = static_cast<bool>(co_await ev.wait()); }(e, woke));
+        g.spawn([](event& ev, bool& w) -> task<> {
+            w = static_cast<bool>(co_await ev.wait());
+        }(e, woke));
         co_await sleep_for(0ms);
         e.set();
         co_await g.join();

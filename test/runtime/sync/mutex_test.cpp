@@ -29,7 +29,8 @@ TEST_CASE("mutex: excludes, and hands the lock over in FIFO order") {
         co_await g.join();
         CHECK(max_inside == 1);
         REQUIRE(order.size() == 20);
-        for (int i = 0; i < 20; ++i) CHECK(order[static_cast<std::size_t>(i)] == i);
+        for (int i = 0; i < 20; ++i)
+            CHECK(order[static_cast<std::size_t>(i)] == i);
         CHECK_FALSE(m.is_locked());
     };
     run(main());
