@@ -75,6 +75,15 @@ int perform(operation& op) noexcept {
         return 0;
     case op_code::read:
         return retry_eintr([&] { return ::read(op.fd, op.buffer, op.length); });
+    case op_code::recvmsg:
+        return retry_eintr([&] {
+            return ::recvmsg(op.fd, static_cast<msghdr*>(op.buffer), MSG_DONTWAIT | MSG_TRUNC);
+        });
+    case op_code::sendmsg:
+        return retry_eintr([&] {
+            return ::sendmsg(op.fd, static_cast<const msghdr*>(op.buffer),
+                             MSG_DONTWAIT | MSG_NOSIGNAL);
+        });
     case op_code::connect: {
         if (op.done == 0) {
             int r = retry_eintr([&] {

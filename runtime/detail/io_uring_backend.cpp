@@ -43,7 +43,8 @@ constexpr required_op required_ops[] = {
     {IORING_OP_ACCEPT, "ACCEPT"},     {IORING_OP_CONNECT, "CONNECT"},
     {IORING_OP_RECV, "RECV"},         {IORING_OP_SEND, "SEND"},
     {IORING_OP_READ, "READ"},         {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
-    {IORING_OP_POLL_ADD, "POLL_ADD"},
+    {IORING_OP_POLL_ADD, "POLL_ADD"}, {IORING_OP_RECVMSG, "RECVMSG"},
+    {IORING_OP_SENDMSG, "SENDMSG"},
 };
 
 constexpr int linked_timeout_ops[] = {IORING_OP_LINK_TIMEOUT};
@@ -235,6 +236,12 @@ private:
             break;
         case op_code::read:
             io_uring_prep_read(sqe, op.fd, op.buffer, static_cast<unsigned>(op.length), 0);
+            break;
+        case op_code::recvmsg:
+            io_uring_prep_recvmsg(sqe, op.fd, static_cast<msghdr*>(op.buffer), MSG_TRUNC);
+            break;
+        case op_code::sendmsg:
+            io_uring_prep_sendmsg(sqe, op.fd, static_cast<const msghdr*>(op.buffer), MSG_NOSIGNAL);
             break;
         }
         io_uring_sqe_set_data(sqe, &op);

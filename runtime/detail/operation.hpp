@@ -19,11 +19,14 @@ enum class op_code : std::uint8_t {
     send,     // buffer/length; result: bytes sent (maybe fewer)
     send_all, // buffer/length; result: 0 when every byte is sent (progress in `done`)
     read,     // read(2) on a non-socket fd (eventfd, signalfd); result: bytes
+    recvmsg,  // buffer: msghdr*; flags MSG_TRUNC: result is the datagram's full length
+    sendmsg,  // buffer: const msghdr*; result: bytes sent
 };
 
 /// True for operations that wait for readability (the rest wait for writability).
 constexpr bool is_read_side(op_code c) noexcept {
-    return c == op_code::accept || c == op_code::recv || c == op_code::read;
+    return c == op_code::accept || c == op_code::recv || c == op_code::read ||
+           c == op_code::recvmsg;
 }
 
 enum class op_state : std::uint8_t { idle, in_flight, done };
