@@ -246,6 +246,11 @@ bool start_operation(operation& op, wait_link& link, std::coroutine_handle<> h,
         op.state = op_state::done;
         return false;
     }
+    if (op.fd < 0) { // a closed or moved-from socket: no backend sees it
+        op.result = -EBADF;
+        op.state = op_state::done;
+        return false;
+    }
     event_loop& loop = current_loop();
     op.waiter = h;
     op.deadline = scope != nullptr ? scope->linked_deadline() : nullptr;

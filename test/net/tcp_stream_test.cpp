@@ -185,3 +185,18 @@ TEST_CASE("tcp_stream: closing a stream cancels a pending recv; its fd number is
     };
     test::run(main());
 }
+
+TEST_CASE("tcp_stream: I/O on a closed stream is bad_file_descriptor, not a crash") {
+    auto main = []() -> task<> {
+        tcp_stream never_opened;
+        std::byte buf[4];
+        auto r = co_await never_opened.recv(buf);
+        CHECK(r.error() == std::errc::bad_file_descriptor);
+        auto l = test::listen_loopback();
+        auto c = (co_await tcp_stream::connect(l.local_address())).value();
+        c.close();
+        auto s = co_await c.send_all("x");
+        CHECK(s.error() == std::errc::bad_file_descriptor);
+    };
+    test::run(main());
+}
