@@ -1,5 +1,6 @@
 // Proves that a steady-state echo loop allocates nothing per round trip:
 // every operation lives in its coroutine's frame.
+#include "net/udp_socket.hpp"
 #include "test/test_util.hpp"
 
 #include <atomic>
@@ -59,4 +60,45 @@ task<std::size_t> measure() {
 TEST_CASE("allocation: a steady echo loop allocates nothing per round trip") {
     // Both ends count: the client loop here and the server's echo task.
     CHECK(test::run(measure()) == 0);
+}
+
+namespace {
+
+task<> udp_echo(udp_socket& s, int rounds) {
+    std::byte buf[64];
+    for (int i = 0; i < rounds; ++i) {
+        auto d = co_await s.recv_from(buf);
+        if (!d || !co_await s.send_to(std::span(buf, d->size), d->peer)) co_return;
+    }
+}
+
+task<bool> udp_ping_pong(udp_socket& c, int rounds) {
+    std::byte msg[64] = {std::byte{1}};
+    std::byte back[64];
+    for (int i = 0; i < rounds; ++i) {
+        if (!co_await c.send(msg)) co_return false;
+        auto d = co_await c.recv(back);
+        if (!d || d->size != sizeof msg) co_return false;
+    }
+    co_return true;
+}
+
+task<std::size_t> measure_udp() {
+    auto server = udp_socket::bind(socket_address::loopback_v4()).value();
+    spawn(udp_echo(server, 2200));
+    auto c = udp_socket::open(AF_INET).value();
+    c.connect(server.local_address().value()).value();
+    CHECK(co_await udp_ping_pong(c, 200)); // warm-up
+    auto steady = udp_ping_pong(c, 2000);
+    std::size_t before = allocations.load();
+    bool ok = co_await std::move(steady);
+    std::size_t after = allocations.load();
+    CHECK(ok);
+    co_return after - before;
+}
+
+} // namespace
+
+TEST_CASE("allocation: a steady UDP echo loop allocates nothing per datagram") {
+    CHECK(test::run(measure_udp()) == 0);
 }

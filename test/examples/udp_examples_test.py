@@ -1,0 +1,355 @@
+#!/usr/bin/env python3
+"""End-to-end tests of examples/udp_echo_server and examples/udp_echo_client.
+
+Runs the example binaries as processes on loopback, on port 0 only, with one
+backend forced:
+
+    udp_examples_test.py --server PATH --client PATH --backend io_uring|epoll
+
+Exits 77 (meson's SKIP) when the backend cannot run on this machine. Every
+process call and socket operation has a timeout, every loop is bounded, and
+nothing sleeps to synchronise: the tests wait for the server's "listening on"
+line. Loopback does not lose datagrams, so a missing echo is a failure.
+"""
+
+import argparse
+import os
+import re
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+ARGS = None  # set in main()
+
+START_TIMEOUT = 15.0   # seconds for a server to print its listening line
+RUN_TIMEOUT = 30.0     # seconds for any one process to finish
+IO_TIMEOUT = 15.0      # seconds for any one socket operation
+CLIENT_REPLY_TIMEOUT = 2.0  # udp_echo_client's wait for each echo
+
+LISTENING = re.compile(r"^listening on (\S+):(\d+) \(backend: ([\w-]+)\)$")
+
+
+def child_env(backend_env=None):
+    """The environment for a child: CORONET_BACKEND only when asked for."""
+    env = dict(os.environ)
+    env.pop("CORONET_BACKEND", None)
+    if backend_env is not None:
+        env["CORONET_BACKEND"] = backend_env
+    return env
+
+
+def run(argv, env=None, timeout=RUN_TIMEOUT):
+    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          env=env if env is not None else child_env(), timeout=timeout)
+
+
+def ipv6_loopback_reason():
+    """None when [::1] can be bound, else why not."""
+    if not socket.has_ipv6:
+        return "Python was built without IPv6"
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+    except OSError as e:
+        return f"cannot bind [::1]: {e}"
+    return None
+
+
+def free_udp_port(host="127.0.0.1"):
+    """A UDP port nothing is bound to: bind port 0, note the port, close."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def udp_socket(host):
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(IO_TIMEOUT)
+    return s
+
+
+class Server:
+    """A udp_echo_server process. start() returns True once it listens.
+
+    If the process exits before listening, `exited` is its exit code and
+    `stderr` what it printed; start() then returns False.
+    """
+
+    def __init__(self, host="127.0.0.1", port=0, backend_flag=True, backend_env=None):
+        self.argv = [ARGS.server, "--host", host, "--port", str(port)]
+        if backend_flag:
+            self.argv += ["--backend", ARGS.backend]
+        self.env = child_env(backend_env)
+        self.proc = None
+        self.host = self.port = self.backend = None
+        self.banner = ""
+        self.exited = None
+        self.stdout = self.stderr = ""
+
+    def start(self):
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=self.env)
+        fd = self.proc.stdout.fileno()
+        buf = b""
+        deadline = time.monotonic() + START_TIMEOUT
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            while b"\n" not in buf:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.stop(signal.SIGKILL)
+                    raise AssertionError(f"no listening line within {START_TIMEOUT}s from "
+                                         f"{self.argv}; stderr: {self.stderr!r}")
+                if not sel.select(left):
+                    continue
+                chunk = os.read(fd, 4096)
+                if not chunk:  # stdout closed: the process is exiting
+                    self.exited = self.proc.wait(timeout=RUN_TIMEOUT)
+                    self.stdout = buf.decode(errors="replace") + self.proc.stdout.read().decode(
+                        errors="replace")
+                    self.stderr = self.proc.stderr.read().decode(errors="replace")
+                    self.proc.stdout.close()
+                    self.proc.stderr.close()
+                    return False
+                buf += chunk
+        self.banner = buf.decode(errors="replace").partition("\n")[0]
+        m = LISTENING.match(self.banner)
+        if not m:
+            self.stop(signal.SIGKILL)
+            raise AssertionError(f"unexpected first line {self.banner!r}")
+        host, port, self.backend = m.groups()
+        self.host = host[1:-1] if host.startswith("[") else host
+        self.port = int(port)
+        return True
+
+    def stop(self, sig=signal.SIGTERM):
+        """Sends `sig` and waits; returns the exit code (None if it was not running)."""
+        if self.proc is None or self.exited is not None:
+            return self.exited
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            self.exited = self.proc.wait(timeout=RUN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.exited = self.proc.wait(timeout=RUN_TIMEOUT)
+            raise AssertionError(f"{self.argv} did not exit within {RUN_TIMEOUT}s of {sig!r}")
+        finally:
+            self.stdout += self.proc.stdout.read().decode(errors="replace")
+            self.stderr += self.proc.stderr.read().decode(errors="replace")
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+        return self.exited
+
+    def __enter__(self):
+        if not self.start():
+            raise AssertionError(f"server exited {self.exited} before listening: "
+                                 f"{self.stderr!r}")
+        return self
+
+    def __exit__(self, *exc):
+        if self.exited is None:
+            self.stop(signal.SIGKILL)
+
+
+class UdpExamplesTest(unittest.TestCase):
+    maxDiff = 2000
+
+    def client(self, server, *extra):
+        return run([ARGS.client, "--host", server.host, "--port", str(server.port),
+                    "--backend", ARGS.backend, *extra])
+
+    def assert_one_line(self, text, what):
+        lines = text.splitlines()
+        self.assertEqual(len(lines), 1, f"{what}: expected exactly one line, got {text!r}")
+        self.assertTrue(text.endswith("\n"), f"{what}: line not terminated: {text!r}")
+
+    def echo(self, sock, server, payload):
+        """Sends one datagram from `sock` and returns the echoed one."""
+        sock.sendto(payload, (server.host, server.port))
+        data, peer = sock.recvfrom(65536)
+        self.assertEqual(peer[:2], (server.host, server.port))
+        return data
+
+    # --- round trips ---------------------------------------------------------
+
+    def test_round_trip_ipv4(self):
+        with Server("127.0.0.1") as srv:
+            r = self.client(srv)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, "Received 'Hello, world'\n")
+            self.assertEqual(r.stderr, "")
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
+    def test_round_trip_ipv6(self):
+        reason = ipv6_loopback_reason()
+        if reason:
+            self.skipTest(f"IPv6 loopback unavailable: {reason}")
+        with Server("::1") as srv:
+            self.assertTrue(srv.banner.startswith("listening on [::1]:"), srv.banner)
+            r = self.client(srv, "--message", "over IPv6")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, "Received 'over IPv6'\n")
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
+    def test_client_count_200_with_several_words(self):
+        message = "the quick brown fox jumps over the lazy dog"
+        with Server() as srv:
+            r = self.client(srv, "--count", "200", "--message", message)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, f"Received '{message}'\n200 round trips verified\n")
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
+    def test_python_udp_client(self):
+        with Server() as srv, udp_socket(srv.host) as s:
+            # The seed's client, with SOCK_DGRAM instead of SOCK_STREAM.
+            self.assertEqual(self.echo(s, srv, b"Hello, world"), b"Hello, world")
+            # Datagram boundaries are kept, including empty and large ones.
+            for payload in (b"", b"x", bytes(range(256)) * 4, b"z" * 60000):
+                with self.subTest(size=len(payload)):
+                    self.assertEqual(self.echo(s, srv, payload), payload)
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
+    def test_several_python_clients_interleaved(self):
+        n = 20
+        with Server() as srv:
+            socks = [udp_socket(srv.host) for _ in range(n)]
+            try:
+                for i, s in enumerate(socks):  # all send before any reads
+                    s.sendto(f"client {i}".encode(), (srv.host, srv.port))
+                for i, s in enumerate(socks):  # each gets its own echo back
+                    data, _ = s.recvfrom(1024)
+                    self.assertEqual(data, f"client {i}".encode())
+            finally:
+                for s in socks:
+                    s.close()
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
+    # --- lost replies and missing servers ----------------------------------------
+
+    def test_client_without_reply_exits_1_instead_of_hanging(self):
+        # A "server" that takes the datagram and never answers: a lost echo.
+        with udp_socket("127.0.0.1") as silent:
+            silent.bind(("127.0.0.1", 0))
+            port = silent.getsockname()[1]
+            start = time.monotonic()
+            r = run([ARGS.client, "--port", str(port), "--backend", ARGS.backend])
+            took = time.monotonic() - start
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assert_one_line(r.stderr, "no reply")
+            self.assertIn("no reply", r.stderr)
+            self.assertEqual(r.stdout, "")
+            self.assertGreaterEqual(took, CLIENT_REPLY_TIMEOUT * 0.9)
+            data, _ = silent.recvfrom(1024)
+            self.assertEqual(data, b"Hello, world")
+
+    def test_client_port_refused(self):
+        port = free_udp_port()
+        r = run([ARGS.client, "--port", str(port), "--backend", ARGS.backend])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assert_one_line(r.stderr, "refused")
+        self.assertIn(f"127.0.0.1:{port}", r.stderr)
+        self.assertEqual(r.stdout, "")
+
+    def test_server_port_in_use(self):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+            holder.bind(("127.0.0.1", 0))
+            port = holder.getsockname()[1]
+            srv = Server(port=port)
+            started = srv.start()
+            if started:
+                srv.stop(signal.SIGKILL)
+            self.assertFalse(started, f"server bound a port in use: {srv.banner!r}")
+            self.assertEqual(srv.exited, 1, srv.stderr)
+            self.assert_one_line(srv.stderr, "port in use")
+            self.assertIn(str(port), srv.stderr)
+
+    # --- lifecycle -----------------------------------------------------------
+
+    def test_sigterm_exits_0(self):
+        with Server() as srv:
+            self.assertEqual(srv.stop(signal.SIGTERM), 0, srv.stderr)
+
+    def test_sigint_exits_0(self):
+        with Server() as srv:
+            self.assertEqual(srv.stop(signal.SIGINT), 0, srv.stderr)
+
+    def test_sigterm_after_traffic_exits_0(self):
+        with Server() as srv, udp_socket(srv.host) as s:
+            self.assertEqual(self.echo(s, srv, b"ping"), b"ping")
+            self.assertEqual(srv.stop(signal.SIGTERM), 0, srv.stderr)
+            self.assertEqual(srv.stderr, "")
+
+    def test_banner_names_requested_backend(self):
+        with Server(backend_flag=True) as srv:
+            self.assertEqual(srv.backend, ARGS.backend, srv.banner)
+            self.assertEqual(srv.host, "127.0.0.1")
+            self.assertNotEqual(srv.port, 0)
+
+    def test_env_var_selects_backend(self):
+        with Server(backend_flag=False, backend_env=ARGS.backend) as srv:
+            self.assertEqual(srv.backend, ARGS.backend, srv.banner)
+            r = run([ARGS.client, "--port", str(srv.port)], env=child_env(ARGS.backend))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
+    # --- command line ----------------------------------------------------------
+
+    def test_help_exits_0(self):
+        for prog in (ARGS.server, ARGS.client):
+            with self.subTest(prog=os.path.basename(prog)):
+                r = run([prog, "--help"])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertTrue(r.stdout.startswith("usage: udp_echo_"), r.stdout)
+                self.assertEqual(r.stderr, "")
+
+    def test_bad_arguments_exit_2_with_one_line(self):
+        cases = [["--bogus"], ["--port", "70000"], ["--port", "abc"], ["--port"],
+                 ["--backend", "nope"], ["--host", "not-an-address"]]
+        for prog in (ARGS.server, ARGS.client):
+            for args in cases:
+                with self.subTest(prog=os.path.basename(prog), args=args):
+                    r = run([prog, *args])
+                    self.assertEqual(r.returncode, 2, f"stdout={r.stdout!r} stderr={r.stderr!r}")
+                    self.assert_one_line(r.stderr, f"{args}")
+                    self.assertEqual(r.stdout, "")
+
+
+def backend_gate():
+    """Exits 77 when the backend cannot run here; fails loudly on anything else odd."""
+    srv = Server()
+    if srv.start():
+        code = srv.stop()
+        if code != 0:
+            print(f"udp_echo_server exited {code} on SIGTERM: {srv.stderr.strip()}",
+                  file=sys.stderr)
+        return
+    if srv.exited == 1 and "unavailable" in srv.stderr:
+        print(f"SKIP: backend {ARGS.backend} unavailable: {srv.stderr.strip()}")
+        sys.exit(77)
+    print(f"udp_echo_server exited {srv.exited} before listening: {srv.stderr.strip()}",
+          file=sys.stderr)
+    sys.exit(1)
+
+
+def main():
+    global ARGS
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", required=True, help="path to udp_echo_server")
+    parser.add_argument("--client", required=True, help="path to udp_echo_client")
+    parser.add_argument("--backend", required=True, choices=["io_uring", "epoll"])
+    ARGS, rest = parser.parse_known_args()
+    ARGS.server = os.path.abspath(ARGS.server)
+    ARGS.client = os.path.abspath(ARGS.client)
+    backend_gate()
+    unittest.main(argv=[sys.argv[0], "-v", *rest])
+
+
+if __name__ == "__main__":
+    main()
