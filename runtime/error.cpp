@@ -14,12 +14,32 @@ public:
             return "deadline expired";
         case error::channel_closed:
             return "channel closed";
+        case error::end_of_stream:
+            return "end of stream";
+        case error::unexpected_eof:
+            return "end of stream in the middle of a line or frame";
+        case error::line_too_long:
+            return "line too long: no delimiter within the limit";
+        case error::buffer_too_small:
+            return "read larger than the reader's buffer";
+        case error::frame_too_large:
+            return "frame larger than the limit";
+        case error::invalid_json:
+            return "message is not valid JSON";
+        case error::type_mismatch:
+            return "JSON message does not match the expected type";
         }
         return "unknown coronet error";
     }
     std::error_condition default_error_condition(int c) const noexcept override {
-        if (static_cast<error>(c) == error::timed_out) return std::errc::timed_out;
-        return {c, *this};
+        switch (static_cast<error>(c)) {
+        case error::timed_out:
+            return std::errc::timed_out;
+        case error::frame_too_large:
+            return std::errc::message_size;
+        default:
+            return {c, *this};
+        }
     }
 };
 

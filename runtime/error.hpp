@@ -5,7 +5,8 @@
 //
 // timed_out also compares equal to std::errc::timed_out, so generic code that
 // checks the standard condition keeps working; it is still distinct from the
-// kernel's ETIMEDOUT (a TCP connect that the kernel gave up on).
+// kernel's ETIMEDOUT (a TCP connect that the kernel gave up on). Likewise
+// frame_too_large compares equal to std::errc::message_size.
 
 #include <system_error>
 
@@ -14,6 +15,15 @@ namespace coronet {
 enum class error {
     timed_out = 1,      ///< a with_timeout / timeout_at deadline expired
     channel_closed = 2, ///< send on a closed channel, or receive on a closed, empty one
+    // Buffered streams, framing and object streams (net/stream_reader.hpp,
+    // net/framing.hpp, net/object_stream.hpp):
+    end_of_stream = 3,    ///< the peer closed the stream before the first byte of a read
+    unexpected_eof = 4,   ///< the peer closed the stream in the middle of a line or frame
+    line_too_long = 5,    ///< read_until / read_line: no delimiter within the limit
+    buffer_too_small = 6, ///< a read needs more bytes than the reader's buffer holds
+    frame_too_large = 7,  ///< a frame's length exceeds the limit (or 2^32 - 1 when sending)
+    invalid_json = 8,     ///< a message is not valid JSON (or a value cannot be encoded as JSON)
+    type_mismatch = 9,    ///< valid JSON that does not have the shape of the requested type
 };
 
 const std::error_category& error_category() noexcept;
