@@ -1,6 +1,7 @@
 #include "runtime/event_loop.hpp"
 
 #include "runtime/detail/io_awaitable.hpp"
+#include "runtime/thread_pool.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -141,6 +142,11 @@ void spawn(task<> t) {
     current_loop().spawn(std::move(t));
 }
 
+thread_pool& event_loop::blocking_pool() {
+    if (!pool_) pool_ = std::make_unique<thread_pool>(*this);
+    return *pool_;
+}
+
 void event_loop::post(std::function<void()> fn) {
     {
         std::lock_guard lock(post_mutex_);
@@ -201,13 +207,15 @@ bool event_loop::turn(std::coroutine_handle<> root, bool may_block) {
     } else if (!timers_.empty()) {
         timeout = std::max(timers_.next_deadline() - now, detail::clock::duration::zero());
     }
+    bool pool_waits = pool_ && pool_->waiting() > 0; // run_blocking completions to come
     if (!may_block) { // teardown: never wait long for what may not come
-        if (!ran && !fired && ready_.empty() && backend_->in_flight() == 0) return false;
+        if (!ran && !fired && ready_.empty() && backend_->in_flight() == 0 && !pool_waits)
+            return false;
         timeout = std::min(timeout.value_or(std::chrono::milliseconds(100)),
                            std::chrono::nanoseconds(std::chrono::milliseconds(100)));
     }
     std::size_t completed = backend_->poll(timeout);
-    return ran || fired || completed > 0 || !ready_.empty();
+    return ran || fired || completed > 0 || !ready_.empty() || pool_waits;
 }
 
 void event_loop::teardown() noexcept {
@@ -229,6 +237,7 @@ void event_loop::teardown() noexcept {
     ready_.clear();
     backend_->drain(); // closes made by destroyed frames may have queued more
     ready_.clear();
+    pool_.reset(); // joins the workers: nothing is posted after this
     run_posted();
 }
 

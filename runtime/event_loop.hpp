@@ -31,6 +31,8 @@
 
 namespace coronet {
 
+class thread_pool;
+
 struct loop_options {
     /// Unset: CORONET_BACKEND if set, else the build default (see backend_kind.hpp).
     std::optional<backend_kind> backend;
@@ -87,6 +89,10 @@ public:
     std::size_t spawned_count() const noexcept { return spawned_count_; }
     /// The scope every task of this loop runs in; teardown cancels it.
     cancel_scope& root_scope() noexcept { return root_scope_; }
+    /// The worker pool behind run_blocking and resolve (thread_pool.hpp):
+    /// created on first use, no thread before the first job; teardown waits
+    /// for the coroutines awaiting it, then joins its threads.
+    thread_pool& blocking_pool();
 
     /// The loop running on this thread, or nullptr.
     static event_loop* current() noexcept;
@@ -128,6 +134,7 @@ private:
     std::mutex post_mutex_;
     std::vector<std::function<void()>> posted_;
     std::atomic<bool> has_posted_{false};
+    std::unique_ptr<thread_pool> pool_; // lazily created by blocking_pool()
 };
 
 /// Creates a loop, runs `main` to completion on it and tears the loop down,
