@@ -1,8 +1,11 @@
 #include "net/tcp_stream.hpp"
 
+#include "net/resolve.hpp"
+
 #include <cerrno>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <string>
 
 namespace coronet {
 
@@ -22,6 +25,26 @@ result<tcp_stream> tcp_stream::connect_awaitable::await_resume() noexcept {
     if (open_error_) return open_error_;
     if (int res = take_result(); res < 0) return errno_code(-res);
     return tcp_stream(std::move(socket_), peer_);
+}
+
+namespace {
+// A coroutine of its own so that it owns a copy of the host name.
+task<result<tcp_stream>> connect_by_name(std::string host, std::uint16_t port) {
+    auto addrs = co_await resolve(std::move(host), port);
+    if (!addrs) co_return addrs.error();
+    std::error_code last;
+    for (const socket_address& a : *addrs) {
+        auto conn = co_await tcp_stream::connect(a);
+        if (conn) co_return std::move(*conn);
+        last = conn.error();
+        if (last == std::errc::operation_canceled) break;
+    }
+    co_return last;
+}
+} // namespace
+
+task<result<tcp_stream>> tcp_stream::connect(std::string_view host, std::uint16_t port) {
+    return connect_by_name(std::string(host), port);
 }
 
 result<void> tcp_stream::shutdown(int how) noexcept {

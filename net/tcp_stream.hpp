@@ -20,7 +20,9 @@
 #include "net/address.hpp"
 #include "net/detail/stream_ops.hpp"
 #include "net/socket.hpp"
+#include "runtime/task.hpp"
 
+#include <cstdint>
 #include <span>
 #include <string_view>
 
@@ -38,6 +40,13 @@ public:
     /// connection_refused, network_unreachable, timed_out (the kernel's),
     /// too_many_files_open, operation_canceled.
     static connect_awaitable connect(const socket_address& peer) noexcept;
+    /// co_await → result<tcp_stream>: resolves `host` (see resolve.hpp; a
+    /// numeric host is not looked up) and tries each address in the order
+    /// returned (IPv6 and IPv4 alike) until one connects. Errors: the lookup's
+    /// (resolve_error::host_not_found, ...), else the LAST address's connect
+    /// error. Cancellation stops at once with operation_canceled (the running
+    /// attempt is cancelled and joined; a lookup in progress is abandoned).
+    static task<result<tcp_stream>> connect(std::string_view host, std::uint16_t port);
 
     /// Receives up to buf.size() bytes (see detail::recv_awaitable).
     detail::recv_awaitable recv(std::span<std::byte> buf) noexcept {

@@ -1,0 +1,101 @@
+#pragma once
+// coronet::unix_listener: a listening Unix domain stream socket.
+//
+//   auto listener = coronet::unix_listener::bind("/tmp/app.sock").value();  // or "@app"
+//   for (;;) {
+//       auto conn = co_await listener.accept();                  // result<unix_stream>
+//       if (conn) coronet::spawn(echo(std::move(*conn)));
+//   }
+//
+// bind() needs no running loop, so a listener can be made before run().
+//
+// The socket file. bind() creates it; an existing file at the path is never
+// removed silently: by default bind() fails with std::errc::address_in_use.
+// With unix_listen_options::replace_stale, bind() removes it only if it is a
+// socket that nobody listens on (a probe connect(2) is refused: a server that
+// crashed left it) and binds again; a live server's socket (the probe
+// connects, and that server sees one connection closed at once) and any file
+// that is not a socket are left alone: address_in_use. close() and the
+// destructor remove the file if it is still the one this listener created
+// (same inode), unless remove_on_close is false. Abstract names have no file.
+//
+// Cancellation: closing the listener while a coroutine awaits accept()
+// cancels the accept; if the kernel had already accepted a connection it is
+// delivered, otherwise accept completes with std::errc::operation_canceled.
+// Cancelling the enclosing cancel_scope (or a timeout) does the same.
+
+#include "net/socket.hpp"
+#include "net/unix_address.hpp"
+#include "net/unix_stream.hpp"
+#include "runtime/detail/io_awaitable.hpp"
+#include "runtime/result.hpp"
+
+#include <string_view>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+namespace coronet {
+
+struct unix_listen_options {
+    int backlog = SOMAXCONN;     ///< listen(2) backlog
+    bool replace_stale = false;  ///< remove a socket file nobody listens on (see above)
+    bool remove_on_close = true; ///< close() removes the socket file this listener made
+};
+
+class unix_listener {
+public:
+    class accept_awaitable;
+
+    unix_listener() noexcept = default;
+    unix_listener(unix_listener&& o) noexcept;
+    unix_listener& operator=(unix_listener&& o) noexcept;
+    ~unix_listener() { close(); }
+
+    /// Creates, binds and listens. Errors: address_in_use (see above),
+    /// no_such_file_or_directory (the directory does not exist),
+    /// permission_denied, filename_too_long, invalid_argument.
+    static result<unix_listener> bind(const unix_address& addr, unix_listen_options opts = {});
+    /// Parses `addr` (a path, or "@name") and binds.
+    static result<unix_listener> bind(std::string_view addr, unix_listen_options opts = {});
+
+    /// co_await → result<unix_stream> (its peer_address() is usually
+    /// unnamed). Errors: too_many_files_open (back off: the connection waits
+    /// in the backlog), operation_canceled.
+    accept_awaitable accept() noexcept;
+
+    /// The bound address.
+    const unix_address& local_address() const noexcept { return local_; }
+    /// Stops listening (see the cancellation note above) and removes the
+    /// socket file (see above). Idempotent.
+    void close() noexcept;
+    bool is_open() const noexcept { return socket_.is_open(); }
+    int native_handle() const noexcept { return socket_.native_handle(); }
+
+private:
+    struct socket_file { // the file bind() created, to remove at close()
+        bool owned = false;
+        dev_t dev = 0;
+        ino_t ino = 0;
+    };
+    socket_handle socket_;
+    unix_address local_;
+    socket_file file_;
+};
+
+/// The awaitable returned by unix_listener::accept.
+class [[nodiscard]] unix_listener::accept_awaitable : public detail::io_awaitable {
+public:
+    explicit accept_awaitable(int fd) noexcept;
+    bool await_ready() noexcept;
+    result<unix_stream> await_resume() noexcept;
+
+private:
+    sockaddr_un peer_{};
+};
+
+inline unix_listener::accept_awaitable unix_listener::accept() noexcept {
+    return accept_awaitable(socket_.native_handle());
+}
+
+} // namespace coronet

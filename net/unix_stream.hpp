@@ -1,0 +1,113 @@
+#pragma once
+// coronet::unix_stream: a connected Unix domain stream socket, with the same
+// members as tcp_stream, so code written for one (a template echo, a
+// stream_reader) works with both.
+//
+//   auto conn = co_await coronet::unix_stream::connect("/run/app.sock");  // or "@app"
+//   if (!conn) { fmt::print("{}\n", conn.error().message()); co_return; }
+//   co_await conn->send_all("Hello, world");
+//   std::array<char, 1024> buf;
+//   auto n = co_await conn->recv(buf);                                     // 0 = peer closed
+//
+// Every operation returns a result: EOF (0 bytes) and a peer reset
+// (std::errc::connection_reset) are ordinary results, not exceptions. Sends
+// never raise SIGPIPE (a send to a closed peer is std::errc::broken_pipe).
+//
+// Cancellation: as for tcp_stream. Cancelling the enclosing cancel_scope, a
+// timeout, or closing the stream cancels a pending operation and joins it
+// (see net/detail/stream_ops.hpp); a result that completed anyway is returned.
+
+#include "net/detail/stream_ops.hpp"
+#include "net/socket.hpp"
+#include "net/unix_address.hpp"
+#include "runtime/detail/io_awaitable.hpp"
+
+#include <span>
+#include <string_view>
+#include <sys/socket.h>
+
+namespace coronet {
+
+class unix_stream {
+public:
+    class connect_awaitable;
+
+    unix_stream() noexcept = default;
+    unix_stream(socket_handle socket, const unix_address& peer) noexcept
+        : socket_(std::move(socket)), peer_(peer) {}
+
+    /// co_await → result<unix_stream>: connects to `peer`. Errors:
+    /// no_such_file_or_directory (no socket at that path), connection_refused
+    /// (nothing listens there, or not a socket), permission_denied,
+    /// too_many_files_open, operation_canceled.
+    static connect_awaitable connect(const unix_address& peer) noexcept;
+    /// Parses `address` (a path, or "@name" for an abstract socket; see
+    /// unix_address) and connects; a bad address is the connect's error
+    /// (filename_too_long, invalid_argument).
+    static connect_awaitable connect(std::string_view address);
+
+    /// Receives up to buf.size() bytes (see detail::recv_awaitable).
+    detail::recv_awaitable recv(std::span<std::byte> buf) noexcept {
+        return {socket_.native_handle(), buf};
+    }
+    detail::recv_awaitable recv(std::span<char> buf) noexcept {
+        return recv(std::as_writable_bytes(buf));
+    }
+    /// Sends some of `buf` (see detail::send_awaitable).
+    detail::send_awaitable send(std::span<const std::byte> buf) noexcept {
+        return {socket_.native_handle(), buf};
+    }
+    detail::send_awaitable send(std::string_view s) noexcept {
+        return send(std::as_bytes(std::span(s.data(), s.size())));
+    }
+    /// Sends all of `buf`, like Python's sendall() (see detail::send_all_awaitable).
+    detail::send_all_awaitable send_all(std::span<const std::byte> buf) noexcept {
+        return {socket_.native_handle(), buf};
+    }
+    detail::send_all_awaitable send_all(std::string_view s) noexcept {
+        return send_all(std::as_bytes(std::span(s.data(), s.size())));
+    }
+
+    /// Half-close: shuts down the write side (the peer reads EOF), or `how`
+    /// (SHUT_RD, SHUT_WR, SHUT_RDWR). Errors: not_connected.
+    result<void> shutdown(int how = SHUT_WR) noexcept;
+    /// Closes the stream (see the cancellation note above). Idempotent.
+    void close() noexcept { socket_.close(); }
+    bool is_open() const noexcept { return socket_.is_open(); }
+
+    /// The peer's address: the path connected to, or (accepted) usually unnamed.
+    const unix_address& peer_address() const noexcept { return peer_; }
+    /// The local address (getsockname): unnamed for a client, the path for an
+    /// accepted connection.
+    result<unix_address> local_address() const;
+    /// The peer process's pid, uid and gid at connect time (SO_PEERCRED).
+    result<ucred> peer_credentials() const noexcept;
+    int native_handle() const noexcept { return socket_.native_handle(); }
+    socket_handle& socket() noexcept { return socket_; }
+
+private:
+    socket_handle socket_;
+    unix_address peer_;
+};
+
+/// The awaitable returned by unix_stream::connect.
+class [[nodiscard]] unix_stream::connect_awaitable : public detail::io_awaitable {
+public:
+    explicit connect_awaitable(const unix_address& peer) noexcept : peer_(peer) {}
+    /// Completes at once with `error` (a bad address).
+    explicit connect_awaitable(std::error_code error) noexcept : error_(error) {}
+    /// Opens the socket; a failure completes the connect at once.
+    bool await_ready() noexcept;
+    result<unix_stream> await_resume() noexcept;
+
+private:
+    unix_address peer_;
+    socket_handle socket_;
+    std::error_code error_;
+};
+
+inline unix_stream::connect_awaitable unix_stream::connect(const unix_address& peer) noexcept {
+    return connect_awaitable(peer);
+}
+
+} // namespace coronet
