@@ -1,9 +1,20 @@
 #pragma once
 // Command-line handling shared by the examples: --host, --port, --backend,
-// for servers --grace, and for clients --message and --count. --help prints the usage and exits
-// 0; an unknown flag or a bad value prints one line and exits 2.
+// for servers --grace, for clients --message and --count, and, for programs
+// that ask for them (`extras`), --unix PATH and --connections/--messages.
+// --help prints the usage and exits 0; an unknown flag or a bad value prints
+// one line and exits 2.
+//
+// --host takes an address ("127.0.0.1", "::1") or a name ("localhost").
+// `address` is the address to use: a name is resolved here, before the loop
+// starts (getaddrinfo, blocking; its first address is taken; a name that does
+// not resolve is one line, exit 2). A program that resolves names itself
+// (extra::names: it connects with tcp_stream::connect(host, port), trying
+// every address) gets `host` and `port` untouched and `host_is_name` set.
 
 #include "net/address.hpp"
+#include "net/resolve.hpp"
+#include "net/unix_address.hpp"
 #include "runtime/event_loop.hpp"
 
 #include <charconv>
@@ -16,13 +27,33 @@
 
 namespace example {
 
+/// Optional flags a program accepts (a bit set for parse()).
+enum extra : unsigned {
+    names = 1,       ///< the program resolves a --host name itself
+    unix_socket = 2, ///< --unix PATH: a Unix socket (a path, or @name) instead of TCP
+    connections = 4, ///< --connections N, --messages M instead of --count (multiconn_client)
+};
+
 struct options {
     coronet::socket_address address = coronet::socket_address::loopback_v4(65432);
+    std::string host = "127.0.0.1"; ///< --host as given
+    std::uint16_t port = 65432;
+    bool host_is_name = false; ///< with extra::names: `host` is a name, `address` is unset
+    std::string unix_path;     ///< --unix (empty: TCP)
     coronet::loop_options loop;
     std::string message = "Hello, world";
     unsigned long count = 1;
+    unsigned long connections = 10;
+    unsigned long messages = 5;
     std::chrono::milliseconds grace{5000};
 };
+
+/// Where the program talks: the Unix path, "127.0.0.1:80", "[::1]:80" or "localhost:80".
+inline std::string endpoint(const options& o) {
+    if (!o.unix_path.empty()) return o.unix_path;
+    if (o.host_is_name) return fmt::format("{}:{}", o.host, o.port);
+    return o.address.to_string();
+}
 
 [[noreturn]] inline void usage_error(const char* prog, const std::string& what) {
     fmt::print(stderr, "{}: {} (see --help)\n", prog, what);
@@ -38,12 +69,11 @@ T number(const char* prog, std::string_view flag, std::string_view text, T max) 
     return v;
 }
 
-/// Parses argv; `client` enables --message and --count.
-inline options parse(int argc, char** argv, const char* usage, bool client) {
+/// Parses argv; `client` enables --message and --count (else --grace);
+/// `extras` is a set of example::extra flags.
+inline options parse(int argc, char** argv, const char* usage, bool client, unsigned extras = 0) {
     const char* prog = argv[0];
     options o;
-    std::string host = "127.0.0.1";
-    std::uint16_t port = 65432;
     for (int i = 1; i < argc; ++i) {
         std::string_view flag = argv[i];
         if (flag == "--help" || flag == "-h") {
@@ -51,15 +81,18 @@ inline options parse(int argc, char** argv, const char* usage, bool client) {
             std::exit(0);
         }
         bool known = flag == "--host" || flag == "--port" || flag == "--backend" ||
-                     (client && (flag == "--message" || flag == "--count")) ||
-                     (!client && flag == "--grace");
+                     (client && flag == "--message") ||
+                     (client && !(extras & connections) && flag == "--count") ||
+                     (!client && flag == "--grace") ||
+                     ((extras & unix_socket) && flag == "--unix") ||
+                     ((extras & connections) && (flag == "--connections" || flag == "--messages"));
         if (!known) usage_error(prog, fmt::format("unknown option '{}'", flag));
         if (i + 1 == argc) usage_error(prog, fmt::format("{} needs a value", flag));
         std::string_view value = argv[++i];
         if (flag == "--host") {
-            host = value;
+            o.host = value;
         } else if (flag == "--port") {
-            port = number<std::uint16_t>(prog, flag, value, 65535);
+            o.port = number<std::uint16_t>(prog, flag, value, 65535);
         } else if (flag == "--backend") {
             o.loop.backend = coronet::parse_backend_kind(value);
             if (!o.loop.backend)
@@ -68,13 +101,34 @@ inline options parse(int argc, char** argv, const char* usage, bool client) {
             o.grace = std::chrono::milliseconds(number<unsigned>(prog, flag, value, 3'600'000));
         } else if (flag == "--message") {
             o.message = value;
-        } else {
+        } else if (flag == "--count") {
             o.count = number<unsigned long>(prog, flag, value, 1'000'000'000);
+        } else if (flag == "--unix") {
+            if (auto a = coronet::unix_address::parse(value); !a)
+                usage_error(prog, fmt::format("--unix: '{}': {}", value, a.error().message()));
+            o.unix_path = value;
+        } else if (flag == "--connections") {
+            o.connections = number<unsigned long>(prog, flag, value, 100'000);
+        } else {
+            o.messages = number<unsigned long>(prog, flag, value, 1'000'000'000);
         }
     }
-    auto addr = coronet::socket_address::from(host, port);
-    if (!addr) usage_error(prog, fmt::format("--host: '{}' is not an IPv4 or IPv6 address", host));
-    o.address = *addr;
+    if (o.host.empty()) usage_error(prog, "--host: empty host");
+    if (auto addr = coronet::socket_address::from(o.host, o.port)) {
+        o.address = *addr;
+    } else if (extras & names) {
+        o.host_is_name = true;
+        o.address = coronet::socket_address();
+        o.address.set_port(o.port);
+    } else if (o.unix_path.empty()) {
+        auto found = coronet::resolve_blocking(o.host, o.port);
+        if (!found) {
+            fmt::print(stderr, "{}: --host: cannot resolve '{}': {}\n", prog, o.host,
+                       found.error().message());
+            std::exit(2);
+        }
+        o.address = found->front();
+    }
     return o;
 }
 

@@ -1,19 +1,22 @@
 // echo_client: sends a message to an echo server, reads it back and checks it.
 //
 // Run:  build/examples/echo_server &   then   build/examples/echo_client
-//       [--host 127.0.0.1] [--port 65432] [--message TEXT] [--count N] [--backend auto]
+//       [--host 127.0.0.1|localhost] [--port 65432] [--unix PATH] [--message TEXT] [--count N]
 #include "examples/cli.hpp"
 #include "net/tcp_stream.hpp"
+#include "net/unix_stream.hpp"
 #include "runtime/event_loop.hpp"
 
 #include <string>
 
 using namespace coronet;
 
-task<int> main_task(example::options opts) {
-    auto conn = co_await tcp_stream::connect(opts.address);
+// Sends the message --count times and checks each echo: the same code for
+// tcp_stream and unix_stream.
+template <class Stream>
+task<int> talk(result<Stream> conn, example::options opts) {
     if (!conn) {
-        fmt::print(stderr, "echo_client: cannot connect to {}: {}\n", opts.address,
+        fmt::print(stderr, "echo_client: cannot connect to {}: {}\n", example::endpoint(opts),
                    conn.error().message());
         co_return 1;
     }
@@ -42,10 +45,22 @@ task<int> main_task(example::options opts) {
     co_return 0;
 }
 
+task<int> main_task(example::options opts) {
+    if (!opts.unix_path.empty()) {
+        auto conn = co_await unix_stream::connect(opts.unix_path);
+        co_return co_await talk(std::move(conn), opts);
+    }
+    // By name: each address of the host is tried in turn (IPv6 and IPv4 alike).
+    auto conn = co_await tcp_stream::connect(opts.host, opts.port);
+    co_return co_await talk(std::move(conn), opts);
+}
+
 int main(int argc, char** argv) {
-    const char* usage = "usage: echo_client [--host ADDR] [--port N] [--message TEXT] [--count N]\n"
-                        "                   [--backend auto|io_uring|epoll]\n"
-                        "Sends TEXT N times to an echo server and verifies every echo.\n";
-    auto opts = example::parse(argc, argv, usage, true);
+    const char* usage =
+        "usage: echo_client [--host ADDR|NAME] [--port N] [--unix PATH] [--message TEXT]\n"
+        "                   [--count N] [--backend auto|io_uring|epoll]\n"
+        "Sends TEXT N times to an echo server (on the Unix socket PATH, if given; @NAME is\n"
+        "abstract) and verifies every echo.\n";
+    auto opts = example::parse(argc, argv, usage, true, example::names | example::unix_socket);
     return example::run(main_task(opts), opts, "echo_client");
 }

@@ -1,11 +1,13 @@
-// echo_server: a TCP echo server, one coroutine per connection, with a
-// graceful shutdown: on SIGINT/SIGTERM it stops accepting, lets open
-// connections finish for --grace milliseconds, cancels the rest, exits 0.
+// echo_server: a TCP (or Unix socket) echo server, one coroutine per
+// connection, with a graceful shutdown: on SIGINT/SIGTERM it stops accepting,
+// lets open connections finish for --grace milliseconds, cancels the rest.
 //
-// Run:   build/examples/echo_server [--host 127.0.0.1] [--port 65432] [--backend auto]
+// Run:   build/examples/echo_server [--host 127.0.0.1|localhost] [--port 65432] [--backend auto]
+//        build/examples/echo_server --unix /tmp/echo.sock      (or --unix @echo: abstract)
 // Then:  build/examples/echo_client (or the seed's Python client); Ctrl-C stops it.
 #include "examples/cli.hpp"
 #include "net/tcp_listener.hpp"
+#include "net/unix_listener.hpp"
 #include "runtime/signal_set.hpp"
 #include "runtime/timeout.hpp"
 #include "runtime/when_all.hpp"
@@ -17,7 +19,9 @@ using namespace coronet;
 using namespace std::chrono_literals;
 
 // Echoes every byte back until the peer closes its side, then closes ours.
-task<> echo(tcp_stream conn) {
+// The same code serves tcp_stream and unix_stream.
+template <class Stream>
+task<> echo(Stream conn) {
     std::array<std::byte, 16384> buf;
     for (;;) {
         auto n = co_await conn.recv(buf);
@@ -26,7 +30,8 @@ task<> echo(tcp_stream conn) {
     }
 }
 
-task<> serve(tcp_listener& listener, task_group& connections) {
+template <class Listener>
+task<> serve(Listener& listener, task_group& connections) {
     for (;;) {
         auto conn = co_await listener.accept();
         if (conn) {
@@ -43,11 +48,11 @@ task<result<int>> next_signal(signal_set& s) {
     co_return co_await s.wait();
 }
 
-task<int> main_task(example::options opts) {
+template <class Listener>
+task<int> run_server(result<Listener> listener, example::options opts) {
     signal_set stop{SIGINT, SIGTERM};
-    auto listener = tcp_listener::bind(opts.address);
     if (!listener) {
-        fmt::print(stderr, "echo_server: cannot listen on {}: {}\n", opts.address,
+        fmt::print(stderr, "echo_server: cannot listen on {}: {}\n", example::endpoint(opts),
                    listener.error().message());
         co_return 1;
     }
@@ -56,7 +61,7 @@ task<int> main_task(example::options opts) {
     std::fflush(stdout);
     task_group connections;
     co_await when_any(serve(*listener, connections), next_signal(stop));
-    listener->close();
+    listener->close(); // a Unix socket's file is removed
     fmt::print("shutting down: finishing {} connection(s)\n", connections.size());
     std::fflush(stdout);
     if (!co_await with_timeout(opts.grace, connections.join())) // cancels what is left
@@ -65,11 +70,17 @@ task<int> main_task(example::options opts) {
 }
 
 int main(int argc, char** argv) {
-    const char* usage = "usage: echo_server [--host ADDR] [--port N] [--grace MS]\n"
-                        "                   [--backend auto|io_uring|epoll]\n"
-                        "Echoes TCP connections on ADDR:N (default 127.0.0.1:65432; 0 = any free "
-                        "port).\nOn SIGINT/SIGTERM, open connections get MS ms (default 5000) to "
-                        "finish.\n";
-    auto opts = example::parse(argc, argv, usage, false);
-    return example::run(main_task(opts), opts, "echo_server");
+    const char* usage =
+        "usage: echo_server [--host ADDR|NAME] [--port N] [--unix PATH] [--grace MS]\n"
+        "                   [--backend auto|io_uring|epoll]\n"
+        "Echoes TCP connections on ADDR:N (default 127.0.0.1:65432; 0 = any free "
+        "port;\na NAME binds its first address), or on the Unix socket PATH "
+        "(@NAME: abstract;\na stale socket file is replaced, a live one is not). "
+        "On SIGINT/SIGTERM, open\nconnections get MS ms (default 5000) to finish.\n";
+    auto opts = example::parse(argc, argv, usage, false, example::unix_socket);
+    auto main =
+        opts.unix_path.empty()
+            ? run_server(tcp_listener::bind(opts.address), opts)
+            : run_server(unix_listener::bind(opts.unix_path, {.replace_stale = true}), opts);
+    return example::run(std::move(main), opts, "echo_server");
 }

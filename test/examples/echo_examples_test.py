@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""End-to-end tests of examples/echo_server and examples/echo_client.
+"""End-to-end tests of examples/echo_server, echo_client and multiconn_client.
 
-Runs the example binaries as processes on loopback, on port 0 only, with one
-backend forced:
+Runs the example binaries as processes on loopback (port 0 only) and on Unix
+sockets (in a temporary directory, or abstract names), with one backend forced:
 
-    echo_examples_test.py --server PATH --client PATH --backend io_uring|epoll
+    echo_examples_test.py --server PATH --client PATH [--multiconn PATH]
+                          --backend io_uring|epoll
+
+The multiconn_client tests are skipped without --multiconn.
 
 Exits 77 (meson's SKIP) when the backend cannot run on this machine. Every
 process call has a timeout, every loop is bounded, and nothing sleeps to
@@ -19,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -30,6 +34,11 @@ RUN_TIMEOUT = 30.0     # seconds for any one process to finish
 IO_TIMEOUT = 15.0      # seconds for any one socket operation
 
 LISTENING = re.compile(r"^listening on (\S+):(\d+) \(backend: ([\w-]+)\)$")
+UNIX_LISTENING = re.compile(r"^listening on (\S+) \(backend: ([\w-]+)\)$")
+
+# A host name that cannot exist and fails fast without any network: glibc
+# refuses a name with an empty label before sending a DNS query.
+MISSING_HOST = "no-such-host..invalid"
 
 
 def child_env(backend_env=None):
@@ -74,8 +83,10 @@ class Server:
     """
 
     def __init__(self, host="127.0.0.1", port=0, backend_flag=True, backend_env=None,
-                 extra=()):
-        self.argv = [ARGS.server, "--host", host, "--port", str(port), *extra]
+                 extra=(), unix=None):
+        self.unix = unix  # a path or "@name": listen there instead of on TCP
+        where = ["--unix", unix] if unix else ["--host", host, "--port", str(port)]
+        self.argv = [ARGS.server, *where, *extra]
         if backend_flag:
             self.argv += ["--backend", ARGS.backend]
         self.env = child_env(backend_env)
@@ -114,6 +125,13 @@ class Server:
                 buf += chunk
         self.banner, _, rest = buf.decode(errors="replace").partition("\n")
         self._rest = rest
+        if self.unix:
+            m = UNIX_LISTENING.match(self.banner)
+            if not m or m.group(1) != self.unix:
+                self.stop(signal.SIGKILL)
+                raise AssertionError(f"unexpected first line {self.banner!r}")
+            self.backend = m.group(2)
+            return True
         m = LISTENING.match(self.banner)
         if not m:
             self.stop(signal.SIGKILL)
@@ -185,6 +203,17 @@ def connect(server):
     s.settimeout(IO_TIMEOUT)
     s.connect((server.host, server.port))
     return s
+
+
+def unix_connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(IO_TIMEOUT)
+    s.connect("\0" + path[1:] if path.startswith("@") else path)
+    return s
+
+
+def abstract_name():
+    return f"@coronet-echo-test-{os.getpid()}-{time.monotonic_ns()}"
 
 
 def recv_exactly(sock, n):
@@ -389,8 +418,9 @@ class EchoExamplesTest(unittest.TestCase):
 
     def test_bad_arguments_exit_2_with_one_line(self):
         cases = [["--bogus"], ["--port", "70000"], ["--port", "abc"], ["--port", ""],
-                 ["--port", "-1"], ["--backend", "nope"], ["--host", "not-an-address"],
-                 ["--port"]]
+                 ["--port", "-1"], ["--backend", "nope"], ["--host", ""],
+                 ["--unix", "/tmp/" + "x" * 200], ["--unix", ""], ["--unix", "@"],
+                 ["--connections", "3"], ["--port"]]
         for prog in (ARGS.server, ARGS.client):
             for args in cases:
                 with self.subTest(prog=os.path.basename(prog), args=args):
@@ -398,6 +428,19 @@ class EchoExamplesTest(unittest.TestCase):
                     self.assertEqual(r.returncode, 2, f"stdout={r.stdout!r} stderr={r.stderr!r}")
                     self.assert_one_line(r.stderr, f"{args}")
                     self.assertEqual(r.stdout, "")
+
+    def test_unresolvable_host(self):
+        # The server resolves --host while parsing its arguments: exit 2.
+        r = run([ARGS.server, "--host", MISSING_HOST, "--port", "0", "--backend", ARGS.backend])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assert_one_line(r.stderr, "server")
+        self.assertIn(f"cannot resolve '{MISSING_HOST}'", r.stderr)
+        # The client resolves when it connects: exit 1.
+        r = run([ARGS.client, "--host", MISSING_HOST, "--port", "9", "--backend", ARGS.backend])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assert_one_line(r.stderr, "client")
+        self.assertIn(f"{MISSING_HOST}:9", r.stderr)
+        self.assertEqual(r.stdout, "")
 
     def test_client_connection_refused(self):
         port = free_port()
@@ -433,6 +476,143 @@ class EchoExamplesTest(unittest.TestCase):
             self.assert_one_line(second.stderr, "port in use")
             self.assertEqual(first.stop(), 0, first.stderr)
 
+    # --- by name, Unix sockets ----------------------------------------------
+
+    def test_round_trip_localhost(self):
+        with Server("localhost") as srv:  # binds the first address localhost has
+            self.assertIn(srv.host, ("127.0.0.1", "::1"), srv.banner)
+            r = run([ARGS.client, "--host", "localhost", "--port", str(srv.port),
+                     "--backend", ARGS.backend, "--message", "by name"])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, "Received 'by name'\n")
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
+    def test_client_by_name_refused_names_the_host(self):
+        port = free_port()
+        r = run([ARGS.client, "--host", "localhost", "--port", str(port),
+                 "--backend", ARGS.backend])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assert_one_line(r.stderr, "refused")
+        self.assertIn(f"localhost:{port}", r.stderr)
+
+    def test_unix_path_round_trip_and_cleanup(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "echo.sock")
+            with Server(unix=path, extra=["--grace", "1000"]) as srv:
+                self.assertTrue(os.path.exists(path))
+                r = run([ARGS.client, "--unix", path, "--backend", ARGS.backend,
+                         "--count", "50", "--message", "over a Unix socket"])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(r.stdout, "Received 'over a Unix socket'\n"
+                                           "50 round trips verified\n")
+                with unix_connect(path) as s:  # a plain Python client
+                    s.sendall(b"Hello, world")
+                    self.assertEqual(recv_exactly(s, 12), b"Hello, world")
+                self.assertEqual(srv.stop(), 0, srv.stderr)
+            self.assertFalse(os.path.exists(path), "the socket file is removed at exit")
+
+    def test_unix_abstract_round_trip(self):
+        name = abstract_name()
+        with Server(unix=name) as srv:
+            r = run([ARGS.client, "--unix", name, "--backend", ARGS.backend])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, "Received 'Hello, world'\n")
+            with unix_connect(name) as s:
+                s.sendall(b"ping")
+                self.assertEqual(recv_exactly(s, 4), b"ping")
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
+    def test_unix_stale_file_replaced_live_one_kept(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "echo.sock")
+            stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            stale.bind(path)  # a crashed server's file: nobody listens
+            stale.close()
+            with Server(unix=path) as first:
+                second = Server(unix=path)
+                started = second.start()
+                if started:
+                    second.stop(signal.SIGKILL)
+                self.assertFalse(started, f"a second server took a live socket: {second.banner!r}")
+                self.assertEqual(second.exited, 1, second.stderr)
+                self.assert_one_line(second.stderr, "in use")
+                self.assertIn(path, second.stderr)
+                self.assertEqual(first.stop(), 0, first.stderr)
+
+    def test_unix_client_no_server(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "nobody.sock")
+            r = run([ARGS.client, "--unix", path, "--backend", ARGS.backend])
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assert_one_line(r.stderr, "no server")
+            self.assertIn(path, r.stderr)
+
+    # --- multiconn_client ----------------------------------------------------
+
+    def multiconn(self, *args):
+        if not ARGS.multiconn:
+            self.skipTest("no --multiconn given")
+        return run([ARGS.multiconn, "--backend", ARGS.backend, *args])
+
+    SUMMARY = re.compile(r"^connections: (\d+)/(\d+), messages: (\d+), bytes: (\d+), "
+                         r"errors: (\d+), elapsed: \d+\.\d{3} s$")
+
+    def check_summary(self, r, connections, messages, errors=0):
+        m = self.SUMMARY.match(r.stdout.strip())
+        self.assertIsNotNone(m, r.stdout)
+        got = [int(x) for x in m.groups()]
+        self.assertEqual(got[0], connections - errors)
+        self.assertEqual(got[1], connections)
+        self.assertEqual(got[2], (connections - errors) * messages)
+        self.assertEqual(got[4], errors)
+        return got
+
+    def test_multiconn_many_connections_and_messages(self):
+        with Server() as srv:
+            r = self.multiconn("--port", str(srv.port), "--connections", "100",
+                               "--messages", "20")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stderr, "")
+            got = self.check_summary(r, 100, 20)
+            expected = sum(len(f"Hello, world #{m} from connection {c}\n")
+                           for c in range(1, 101) for m in range(1, 21))
+            self.assertEqual(got[3], expected)
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
+    def test_multiconn_by_name_and_over_unix(self):
+        with Server("localhost") as srv:
+            r = self.multiconn("--host", "localhost", "--port", str(srv.port),
+                               "--connections", "5", "--messages", "3", "--message", "hi")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.check_summary(r, 5, 3)
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+        name = abstract_name()
+        with Server(unix=name) as srv:
+            r = self.multiconn("--unix", name, "--connections", "20", "--messages", "5")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.check_summary(r, 20, 5)
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
+    def test_multiconn_help_and_bad_arguments(self):
+        r = self.multiconn("--help")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith("usage: "), r.stdout)
+        for args in (["--count", "3"], ["--connections", "abc"], ["--messages", "-1"],
+                     ["--grace", "1"]):
+            with self.subTest(args=args):
+                r = self.multiconn(*args)
+                self.assertEqual(r.returncode, 2, f"stdout={r.stdout!r} stderr={r.stderr!r}")
+                self.assert_one_line(r.stderr, f"{args}")
+                self.assertEqual(r.stdout, "")
+
+    def test_multiconn_no_server_counts_errors(self):
+        port = free_port()
+        r = self.multiconn("--port", str(port), "--connections", "4", "--messages", "2")
+        self.assertEqual(r.returncode, 1)
+        self.assert_one_line(r.stderr, "refused")
+        self.assertIn("refused", r.stderr)
+        self.check_summary(r, 4, 2, errors=4)
+
 
 def backend_gate():
     """Exits 77 when the backend cannot run here; fails loudly on anything else odd."""
@@ -455,10 +635,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", required=True, help="path to echo_server")
     parser.add_argument("--client", required=True, help="path to echo_client")
+    parser.add_argument("--multiconn", help="path to multiconn_client (optional)")
     parser.add_argument("--backend", required=True, choices=["io_uring", "epoll"])
     ARGS, rest = parser.parse_known_args()
     ARGS.server = os.path.abspath(ARGS.server)
     ARGS.client = os.path.abspath(ARGS.client)
+    if ARGS.multiconn:
+        ARGS.multiconn = os.path.abspath(ARGS.multiconn)
     backend_gate()
     unittest.main(argv=[sys.argv[0], "-v", *rest])
 

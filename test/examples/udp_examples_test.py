@@ -311,7 +311,7 @@ class UdpExamplesTest(unittest.TestCase):
 
     def test_bad_arguments_exit_2_with_one_line(self):
         cases = [["--bogus"], ["--port", "70000"], ["--port", "abc"], ["--port"],
-                 ["--backend", "nope"], ["--host", "not-an-address"]]
+                 ["--backend", "nope"], ["--host", "no-such-host..invalid"]]
         for prog in (ARGS.server, ARGS.client):
             for args in cases:
                 with self.subTest(prog=os.path.basename(prog), args=args):
