@@ -11,11 +11,12 @@
 // (std::errc::connection_reset) are ordinary results, not exceptions; use
 // .value() for the throwing form. Sends never raise SIGPIPE.
 //
-// Cancellation: closing the stream (close() or destruction) while another
-// coroutine awaits an operation on it cancels that operation and waits for the
-// kernel to let go of its buffer; the operation completes with
-// std::errc::operation_canceled. An operation is otherwise not cancellable in
-// this version (timeouts and stop tokens come with the cancellation API).
+// Cancellation: every operation is cancelled by its cancel_scope (see
+// runtime/cancel_scope.hpp), by a timeout around it (with_timeout), or by
+// closing the stream (close() or destruction) while another coroutine awaits
+// it. Cancellation is request + join: the kernel lets go of the buffer before
+// the operation completes, with std::errc::operation_canceled or, if it
+// finished first, with its real result (bytes received or sent).
 
 #include "net/address.hpp"
 #include "net/detail/stream_ops.hpp"
