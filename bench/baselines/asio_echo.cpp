@@ -42,7 +42,8 @@ static awaitable<void> echo(tcp::socket socket) {
         std::size_t n = co_await socket.async_read_some(asio::buffer(buf),
                                                         asio::redirect_error(use_awaitable, ec));
         if (ec) co_return;
-        co_await asio::async_write(socket, asio::buffer(buf.data(), n), asio::redirect_error(use_awaitable, ec));
+        co_await asio::async_write(socket, asio::buffer(buf.data(), n),
+                                   asio::redirect_error(use_awaitable, ec));
         if (ec) co_return;
     }
 }
