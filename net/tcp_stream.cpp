@@ -47,11 +47,6 @@ task<result<tcp_stream>> tcp_stream::connect(std::string_view host, std::uint16_
     return connect_by_name(std::string(host), port);
 }
 
-result<void> tcp_stream::shutdown(int how) noexcept {
-    if (::shutdown(socket_.native_handle(), how) < 0) return errno_code(errno);
-    return {};
-}
-
 result<void> tcp_stream::set_nodelay(bool on) noexcept {
     return socket_.set_option(IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0);
 }

@@ -19,8 +19,8 @@
 // finished first, with its real result (bytes received or sent).
 
 #include "net/address.hpp"
-#include "net/detail/stream_ops.hpp"
 #include "net/socket.hpp"
+#include "net/stream_socket.hpp"
 #include "runtime/task.hpp"
 
 #include <cstdint>
@@ -29,13 +29,13 @@
 
 namespace coronet {
 
-class tcp_stream {
+class tcp_stream : public stream_socket {
 public:
     class connect_awaitable;
 
     tcp_stream() noexcept = default;
     tcp_stream(socket_handle socket, const socket_address& peer) noexcept
-        : socket_(std::move(socket)), peer_(peer) {}
+        : stream_socket(std::move(socket)), peer_(peer) {}
 
     /// co_await → result<tcp_stream>: connects to `peer`. Errors:
     /// connection_refused, network_unreachable, timed_out (the kernel's),
@@ -49,45 +49,13 @@ public:
     /// attempt is cancelled and joined; a lookup in progress is abandoned).
     static task<result<tcp_stream>> connect(std::string_view host, std::uint16_t port);
 
-    /// Receives up to buf.size() bytes (see detail::recv_awaitable).
-    detail::recv_awaitable recv(std::span<std::byte> buf) noexcept {
-        return {socket_.native_handle(), buf};
-    }
-    detail::recv_awaitable recv(std::span<char> buf) noexcept {
-        return recv(std::as_writable_bytes(buf));
-    }
-    /// Sends some of `buf` (see detail::send_awaitable).
-    detail::send_awaitable send(std::span<const std::byte> buf) noexcept {
-        return {socket_.native_handle(), buf};
-    }
-    detail::send_awaitable send(std::string_view s) noexcept {
-        return send(std::as_bytes(std::span(s.data(), s.size())));
-    }
-    /// Sends all of `buf`, like Python's sendall() (see detail::send_all_awaitable).
-    detail::send_all_awaitable send_all(std::span<const std::byte> buf) noexcept {
-        return {socket_.native_handle(), buf};
-    }
-    detail::send_all_awaitable send_all(std::string_view s) noexcept {
-        return send_all(std::as_bytes(std::span(s.data(), s.size())));
-    }
-
-    /// Half-close: shuts down the write side (the peer reads EOF), or `how`
-    /// (SHUT_RD, SHUT_WR, SHUT_RDWR). Errors: not_connected.
-    result<void> shutdown(int how = SHUT_WR) noexcept;
-    /// Closes the stream (see the cancellation note above). Idempotent.
-    void close() noexcept { socket_.close(); }
-    bool is_open() const noexcept { return socket_.is_open(); }
-
     /// Disables (true) or enables Nagle's algorithm.
     result<void> set_nodelay(bool on) noexcept;
     /// The peer's address, as accepted or connected to.
     const socket_address& peer_address() const noexcept { return peer_; }
     result<socket_address> local_address() const { return socket_.local_address(); }
-    int native_handle() const noexcept { return socket_.native_handle(); }
-    socket_handle& socket() noexcept { return socket_; }
 
 private:
-    socket_handle socket_;
     socket_address peer_;
 };
 

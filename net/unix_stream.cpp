@@ -30,11 +30,6 @@ result<unix_stream> unix_stream::connect_awaitable::await_resume() noexcept {
     return unix_stream(std::move(socket_), peer_);
 }
 
-result<void> unix_stream::shutdown(int how) noexcept {
-    if (::shutdown(socket_.native_handle(), how) < 0) return errno_code(errno);
-    return {};
-}
-
 result<unix_address> unix_stream::local_address() const {
     sockaddr_un storage{};
     socklen_t len = sizeof storage;

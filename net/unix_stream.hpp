@@ -17,8 +17,8 @@
 // timeout, or closing the stream cancels a pending operation and joins it
 // (see net/detail/stream_ops.hpp); a result that completed anyway is returned.
 
-#include "net/detail/stream_ops.hpp"
 #include "net/socket.hpp"
+#include "net/stream_socket.hpp"
 #include "net/unix_address.hpp"
 #include "runtime/detail/io_awaitable.hpp"
 
@@ -28,13 +28,13 @@
 
 namespace coronet {
 
-class unix_stream {
+class unix_stream : public stream_socket {
 public:
     class connect_awaitable;
 
     unix_stream() noexcept = default;
     unix_stream(socket_handle socket, const unix_address& peer) noexcept
-        : socket_(std::move(socket)), peer_(peer) {}
+        : stream_socket(std::move(socket)), peer_(peer) {}
 
     /// co_await → result<unix_stream>: connects to `peer`. Errors:
     /// no_such_file_or_directory (no socket at that path), connection_refused
@@ -46,35 +46,6 @@ public:
     /// (filename_too_long, invalid_argument).
     static connect_awaitable connect(std::string_view address);
 
-    /// Receives up to buf.size() bytes (see detail::recv_awaitable).
-    detail::recv_awaitable recv(std::span<std::byte> buf) noexcept {
-        return {socket_.native_handle(), buf};
-    }
-    detail::recv_awaitable recv(std::span<char> buf) noexcept {
-        return recv(std::as_writable_bytes(buf));
-    }
-    /// Sends some of `buf` (see detail::send_awaitable).
-    detail::send_awaitable send(std::span<const std::byte> buf) noexcept {
-        return {socket_.native_handle(), buf};
-    }
-    detail::send_awaitable send(std::string_view s) noexcept {
-        return send(std::as_bytes(std::span(s.data(), s.size())));
-    }
-    /// Sends all of `buf`, like Python's sendall() (see detail::send_all_awaitable).
-    detail::send_all_awaitable send_all(std::span<const std::byte> buf) noexcept {
-        return {socket_.native_handle(), buf};
-    }
-    detail::send_all_awaitable send_all(std::string_view s) noexcept {
-        return send_all(std::as_bytes(std::span(s.data(), s.size())));
-    }
-
-    /// Half-close: shuts down the write side (the peer reads EOF), or `how`
-    /// (SHUT_RD, SHUT_WR, SHUT_RDWR). Errors: not_connected.
-    result<void> shutdown(int how = SHUT_WR) noexcept;
-    /// Closes the stream (see the cancellation note above). Idempotent.
-    void close() noexcept { socket_.close(); }
-    bool is_open() const noexcept { return socket_.is_open(); }
-
     /// The peer's address: the path connected to, or (accepted) usually unnamed.
     const unix_address& peer_address() const noexcept { return peer_; }
     /// The local address (getsockname): unnamed for a client, the path for an
@@ -82,11 +53,8 @@ public:
     result<unix_address> local_address() const;
     /// The peer process's pid, uid and gid at connect time (SO_PEERCRED).
     result<ucred> peer_credentials() const noexcept;
-    int native_handle() const noexcept { return socket_.native_handle(); }
-    socket_handle& socket() noexcept { return socket_; }
 
 private:
-    socket_handle socket_;
     unix_address peer_;
 };
 
