@@ -14,187 +14,29 @@ process call has a timeout, every loop is bounded, and nothing sleeps to
 synchronise: the tests wait for the server's "listening on" line.
 """
 
-import argparse
 import os
 import re
 import selectors
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import example_harness  # noqa: E402
+from example_harness import (  # noqa: E402
+    IO_TIMEOUT, ExampleTestMixin, Server, child_env, free_port,
+    ipv6_loopback_reason, recv_exactly, run)
+
 ARGS = None  # set in main()
-
-START_TIMEOUT = 15.0   # seconds for a server to print its listening line
-RUN_TIMEOUT = 30.0     # seconds for any one process to finish
-IO_TIMEOUT = 15.0      # seconds for any one socket operation
-
-LISTENING = re.compile(r"^listening on (\S+):(\d+) \(backend: ([\w-]+)\)$")
-UNIX_LISTENING = re.compile(r"^listening on (\S+) \(backend: ([\w-]+)\)$")
 
 # A host name that cannot exist and fails fast without any network: glibc
 # refuses a name with an empty label before sending a DNS query.
 MISSING_HOST = "no-such-host..invalid"
-
-
-def child_env(backend_env=None):
-    """The environment for a child: CORONET_BACKEND only when asked for."""
-    env = dict(os.environ)
-    env.pop("CORONET_BACKEND", None)
-    if backend_env is not None:
-        env["CORONET_BACKEND"] = backend_env
-    return env
-
-
-def run(argv, env=None, timeout=RUN_TIMEOUT):
-    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          env=env if env is not None else child_env(), timeout=timeout)
-
-
-def ipv6_loopback_reason():
-    """None when [::1] can be bound, else why not."""
-    if not socket.has_ipv6:
-        return "Python was built without IPv6"
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-    except OSError as e:
-        return f"cannot bind [::1]: {e}"
-    return None
-
-
-def free_port(host="127.0.0.1"):
-    """A port nothing listens on: bind port 0, note the port, close."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """An echo_server process. start() returns once it listens, or raises.
-
-    If the process exits before listening, `exited` is its exit code and
-    `stderr` what it printed; start() then returns False.
-    """
-
-    def __init__(self, host="127.0.0.1", port=0, backend_flag=True, backend_env=None,
-                 extra=(), unix=None):
-        self.unix = unix  # a path or "@name": listen there instead of on TCP
-        where = ["--unix", unix] if unix else ["--host", host, "--port", str(port)]
-        self.argv = [ARGS.server, *where, *extra]
-        if backend_flag:
-            self.argv += ["--backend", ARGS.backend]
-        self.env = child_env(backend_env)
-        self.proc = None
-        self.host = self.port = self.backend = None
-        self.banner = ""
-        self.exited = None
-        self.stdout = self.stderr = ""
-
-    def start(self):
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=self.env)
-        fd = self.proc.stdout.fileno()
-        buf = b""
-        deadline = time.monotonic() + START_TIMEOUT
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            while b"\n" not in buf:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    self.stop(signal.SIGKILL)
-                    raise AssertionError(f"no listening line within {START_TIMEOUT}s from "
-                                         f"{self.argv}; stderr: {self.stderr!r}")
-                if not sel.select(left):
-                    continue
-                chunk = os.read(fd, 4096)
-                if not chunk:  # stdout closed: the process is exiting
-                    self.exited = self.proc.wait(timeout=RUN_TIMEOUT)
-                    self.stdout = buf.decode(errors="replace") + self.proc.stdout.read().decode(
-                        errors="replace")
-                    self.stderr = self.proc.stderr.read().decode(errors="replace")
-                    self.proc.stdout.close()
-                    self.proc.stderr.close()
-                    return False
-                buf += chunk
-        self.banner, _, rest = buf.decode(errors="replace").partition("\n")
-        self._rest = rest
-        if self.unix:
-            m = UNIX_LISTENING.match(self.banner)
-            if not m or m.group(1) != self.unix:
-                self.stop(signal.SIGKILL)
-                raise AssertionError(f"unexpected first line {self.banner!r}")
-            self.backend = m.group(2)
-            return True
-        m = LISTENING.match(self.banner)
-        if not m:
-            self.stop(signal.SIGKILL)
-            raise AssertionError(f"unexpected first line {self.banner!r}")
-        host, port, self.backend = m.groups()
-        self.host = host[1:-1] if host.startswith("[") else host
-        self.port = int(port)
-        return True
-
-    def read_line(self, timeout=IO_TIMEOUT):
-        """The next line the server prints after its banner (without the newline)."""
-        fd = self.proc.stdout.fileno()
-        buf = self._rest.encode()
-        deadline = time.monotonic() + timeout
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            while b"\n" not in buf:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"no line within {timeout}s; got {buf!r}")
-                if sel.select(left):
-                    chunk = os.read(fd, 4096)
-                    if not chunk:
-                        break
-                    buf += chunk
-        line, _, rest = buf.decode(errors="replace").partition("\n")
-        self._rest = rest
-        return line
-
-    def stop(self, sig=signal.SIGTERM):
-        """Sends `sig` (unless None) and waits; returns the exit code (None if it was not
-        running)."""
-        if self.proc is None or self.exited is not None:
-            return self.exited
-        if sig is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            out, err = self.proc.communicate(timeout=RUN_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            out, err = self.proc.communicate(timeout=RUN_TIMEOUT)
-            self.exited = self.proc.returncode
-            self.stderr = err.decode(errors="replace")
-            raise AssertionError(f"server did not exit within {RUN_TIMEOUT}s of signal {sig}")
-        self.exited = self.proc.returncode
-        self.stdout = self._rest + out.decode(errors="replace") if self.banner else out.decode(
-            errors="replace")
-        self.stderr = err.decode(errors="replace")
-        return self.exited
-
-    def __enter__(self):
-        if not self.start():
-            raise AssertionError(f"server exited {self.exited} before listening: "
-                                 f"{self.stderr.strip()!r}")
-        return self
-
-    def __exit__(self, *exc):
-        if self.proc is not None and self.exited is None:
-            try:
-                self.stop(signal.SIGTERM)
-            except AssertionError:
-                pass
-        return False
 
 
 def connect(server):
@@ -216,29 +58,8 @@ def abstract_name():
     return f"@coronet-echo-test-{os.getpid()}-{time.monotonic_ns()}"
 
 
-def recv_exactly(sock, n):
-    data = b""
-    for _ in range(n + 1):  # each recv returns at least one byte or ends the loop
-        if len(data) >= n:
-            break
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-class EchoExamplesTest(unittest.TestCase):
+class EchoExamplesTest(ExampleTestMixin, unittest.TestCase):
     maxDiff = 2000
-
-    def client(self, server, *extra):
-        return run([ARGS.client, "--host", server.host, "--port", str(server.port),
-                    "--backend", ARGS.backend, *extra])
-
-    def assert_one_line(self, text, what):
-        lines = text.splitlines()
-        self.assertEqual(len(lines), 1, f"{what}: expected exactly one line, got {text!r}")
-        self.assertTrue(text.endswith("\n"), f"{what}: line not terminated: {text!r}")
 
     # --- round trips ---------------------------------------------------------
 
@@ -614,36 +435,11 @@ class EchoExamplesTest(unittest.TestCase):
         self.check_summary(r, 4, 2, errors=4)
 
 
-def backend_gate():
-    """Exits 77 when the backend cannot run here; fails loudly on anything else odd."""
-    srv = Server()
-    if srv.start():
-        code = srv.stop()
-        if code != 0:
-            print(f"echo_server exited {code} on SIGTERM: {srv.stderr.strip()}", file=sys.stderr)
-        return
-    if srv.exited == 1 and "unavailable" in srv.stderr:
-        print(f"SKIP: backend {ARGS.backend} unavailable: {srv.stderr.strip()}")
-        sys.exit(77)
-    print(f"echo_server exited {srv.exited} before listening: {srv.stderr.strip()}",
-          file=sys.stderr)
-    sys.exit(1)
-
-
 def main():
     global ARGS
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", required=True, help="path to echo_server")
-    parser.add_argument("--client", required=True, help="path to echo_client")
-    parser.add_argument("--multiconn", help="path to multiconn_client (optional)")
-    parser.add_argument("--backend", required=True, choices=["io_uring", "epoll"])
-    ARGS, rest = parser.parse_known_args()
-    ARGS.server = os.path.abspath(ARGS.server)
-    ARGS.client = os.path.abspath(ARGS.client)
-    if ARGS.multiconn:
-        ARGS.multiconn = os.path.abspath(ARGS.multiconn)
-    backend_gate()
-    unittest.main(argv=[sys.argv[0], "-v", *rest])
+    ARGS, rest = example_harness.parse_args(__doc__, "echo_server", "echo_client",
+                                            optional=[("multiconn", "multiconn_client")])
+    example_harness.run_tests(rest)
 
 
 if __name__ == "__main__":

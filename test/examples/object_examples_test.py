@@ -14,130 +14,30 @@ nothing sleeps to synchronise: the tests wait for the server's "listening on"
 line.
 """
 
-import argparse
 import json
 import os
-import re
-import selectors
 import signal
 import socket
 import struct
-import subprocess
 import sys
-import time
 import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import example_harness  # noqa: E402
+from example_harness import IO_TIMEOUT, Server, recv_exactly, run  # noqa: E402
 
 ARGS = None  # set in main()
 
-START_TIMEOUT = 15.0  # seconds for the server to print its listening line
-RUN_TIMEOUT = 30.0    # seconds for any one process to finish
-IO_TIMEOUT = 15.0     # seconds for any one socket operation
-
-LISTENING = re.compile(r"^listening on (\S+):(\d+) \(backend: ([\w-]+)\)$")
 NOT_JSON = "message is not valid JSON"
 WRONG_TYPE = "JSON message does not match the expected type"
 TOO_LARGE = "frame larger than the limit"
-
-
-def run(argv, timeout=RUN_TIMEOUT):
-    env = dict(os.environ)
-    env.pop("CORONET_BACKEND", None)
-    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          env=env, timeout=timeout)
-
-
-class Server:
-    """An object_server process; `with Server() as srv` waits until it listens."""
-
-    def __init__(self, extra=()):
-        self.argv = [ARGS.server, "--host", "127.0.0.1", "--port", "0",
-                     "--backend", ARGS.backend, *extra]
-        self.proc = None
-        self.port = self.backend = None
-        self.exited = None
-        self.stderr = ""
-
-    def start(self):
-        """True once listening; False (with exited/stderr set) if it exited first."""
-        env = dict(os.environ)
-        env.pop("CORONET_BACKEND", None)
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env)
-        fd = self.proc.stdout.fileno()
-        buf = b""
-        deadline = time.monotonic() + START_TIMEOUT
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            while b"\n" not in buf:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    self.stop(signal.SIGKILL)
-                    raise AssertionError(f"no listening line within {START_TIMEOUT}s")
-                if not sel.select(left):
-                    continue
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    self.exited = self.proc.wait(timeout=RUN_TIMEOUT)
-                    self.stderr = self.proc.stderr.read().decode(errors="replace")
-                    self.proc.stdout.close()
-                    self.proc.stderr.close()
-                    return False
-                buf += chunk
-        banner = buf.decode(errors="replace").partition("\n")[0]
-        m = LISTENING.match(banner)
-        if not m:
-            self.stop(signal.SIGKILL)
-            raise AssertionError(f"unexpected first line {banner!r}")
-        self.port, self.backend = int(m.group(2)), m.group(3)
-        return True
-
-    def stop(self, sig=signal.SIGTERM):
-        """Sends `sig` and waits; returns the exit code."""
-        if self.exited is not None:
-            return self.exited
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            _, err = self.proc.communicate(timeout=RUN_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            _, err = self.proc.communicate(timeout=RUN_TIMEOUT)
-            raise AssertionError(f"server did not exit within {RUN_TIMEOUT}s of {sig}")
-        finally:
-            self.exited = self.proc.returncode
-        self.stderr = err.decode(errors="replace")
-        return self.exited
-
-    def __enter__(self):
-        if not self.start():
-            raise AssertionError(f"server exited {self.exited}: {self.stderr.strip()!r}")
-        return self
-
-    def __exit__(self, *exc):
-        if self.exited is None:
-            try:
-                self.stop()
-            except AssertionError:
-                pass
-        return False
 
 
 # --- the protocol, standard library only --------------------------------------
 
 def connect(server):
     return socket.create_connection(("127.0.0.1", server.port), timeout=IO_TIMEOUT)
-
-
-def recv_exactly(sock, n):
-    data = b""
-    for _ in range(n + 1):  # each recv returns >= 1 byte or ends the loop
-        if len(data) >= n:
-            break
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 def send_frame(sock, payload: bytes):
@@ -326,31 +226,10 @@ class ObjectExamplesTest(unittest.TestCase):
         self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
 
 
-def backend_gate():
-    """Exits 77 when the backend cannot run here."""
-    srv = Server()
-    if srv.start():
-        srv.stop()
-        return
-    if srv.exited == 1 and "unavailable" in srv.stderr:
-        print(f"SKIP: backend {ARGS.backend} unavailable: {srv.stderr.strip()}")
-        sys.exit(77)
-    print(f"object_server exited {srv.exited} before listening: {srv.stderr.strip()}",
-          file=sys.stderr)
-    sys.exit(1)
-
-
 def main():
     global ARGS
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", required=True, help="path to object_server")
-    parser.add_argument("--client", required=True, help="path to object_client")
-    parser.add_argument("--backend", required=True, choices=["io_uring", "epoll"])
-    ARGS, rest = parser.parse_known_args()
-    ARGS.server = os.path.abspath(ARGS.server)
-    ARGS.client = os.path.abspath(ARGS.client)
-    backend_gate()
-    unittest.main(argv=[sys.argv[0], "-v", *rest])
+    ARGS, rest = example_harness.parse_args(__doc__, "object_server", "object_client")
+    example_harness.run_tests(rest)
 
 
 if __name__ == "__main__":

@@ -12,59 +12,32 @@ nothing sleeps to synchronise: the tests wait for the server's "listening on"
 line. Loopback does not lose datagrams, so a missing echo is a failure.
 """
 
-import argparse
 import os
-import re
-import selectors
 import signal
 import socket
-import subprocess
 import sys
 import time
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import example_harness  # noqa: E402
+from example_harness import (  # noqa: E402
+    IO_TIMEOUT, ExampleTestMixin, child_env, run)
+
 ARGS = None  # set in main()
 
-START_TIMEOUT = 15.0   # seconds for a server to print its listening line
-RUN_TIMEOUT = 30.0     # seconds for any one process to finish
-IO_TIMEOUT = 15.0      # seconds for any one socket operation
 CLIENT_REPLY_TIMEOUT = 2.0  # udp_echo_client's wait for each echo
-
-LISTENING = re.compile(r"^listening on (\S+):(\d+) \(backend: ([\w-]+)\)$")
-
-
-def child_env(backend_env=None):
-    """The environment for a child: CORONET_BACKEND only when asked for."""
-    env = dict(os.environ)
-    env.pop("CORONET_BACKEND", None)
-    if backend_env is not None:
-        env["CORONET_BACKEND"] = backend_env
-    return env
-
-
-def run(argv, env=None, timeout=RUN_TIMEOUT):
-    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          env=env if env is not None else child_env(), timeout=timeout)
 
 
 def ipv6_loopback_reason():
-    """None when [::1] can be bound, else why not."""
-    if not socket.has_ipv6:
-        return "Python was built without IPv6"
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
-            s.bind(("::1", 0))
-    except OSError as e:
-        return f"cannot bind [::1]: {e}"
-    return None
+    """None when [::1] can be bound for UDP, else why not."""
+    return example_harness.ipv6_loopback_reason(socket.SOCK_DGRAM)
 
 
 def free_udp_port(host="127.0.0.1"):
     """A UDP port nothing is bound to: bind port 0, note the port, close."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    return example_harness.free_port(host, socket.SOCK_DGRAM)
 
 
 def udp_socket(host):
@@ -73,102 +46,16 @@ def udp_socket(host):
     return s
 
 
-class Server:
-    """A udp_echo_server process. start() returns True once it listens.
-
-    If the process exits before listening, `exited` is its exit code and
-    `stderr` what it printed; start() then returns False.
-    """
-
-    def __init__(self, host="127.0.0.1", port=0, backend_flag=True, backend_env=None):
-        self.argv = [ARGS.server, "--host", host, "--port", str(port)]
-        if backend_flag:
-            self.argv += ["--backend", ARGS.backend]
-        self.env = child_env(backend_env)
-        self.proc = None
-        self.host = self.port = self.backend = None
-        self.banner = ""
-        self.exited = None
-        self.stdout = self.stderr = ""
-
-    def start(self):
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=self.env)
-        fd = self.proc.stdout.fileno()
-        buf = b""
-        deadline = time.monotonic() + START_TIMEOUT
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            while b"\n" not in buf:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    self.stop(signal.SIGKILL)
-                    raise AssertionError(f"no listening line within {START_TIMEOUT}s from "
-                                         f"{self.argv}; stderr: {self.stderr!r}")
-                if not sel.select(left):
-                    continue
-                chunk = os.read(fd, 4096)
-                if not chunk:  # stdout closed: the process is exiting
-                    self.exited = self.proc.wait(timeout=RUN_TIMEOUT)
-                    self.stdout = buf.decode(errors="replace") + self.proc.stdout.read().decode(
-                        errors="replace")
-                    self.stderr = self.proc.stderr.read().decode(errors="replace")
-                    self.proc.stdout.close()
-                    self.proc.stderr.close()
-                    return False
-                buf += chunk
-        self.banner = buf.decode(errors="replace").partition("\n")[0]
-        m = LISTENING.match(self.banner)
-        if not m:
-            self.stop(signal.SIGKILL)
-            raise AssertionError(f"unexpected first line {self.banner!r}")
-        host, port, self.backend = m.groups()
-        self.host = host[1:-1] if host.startswith("[") else host
-        self.port = int(port)
-        return True
-
-    def stop(self, sig=signal.SIGTERM):
-        """Sends `sig` and waits; returns the exit code (None if it was not running)."""
-        if self.proc is None or self.exited is not None:
-            return self.exited
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            self.exited = self.proc.wait(timeout=RUN_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.exited = self.proc.wait(timeout=RUN_TIMEOUT)
-            raise AssertionError(f"{self.argv} did not exit within {RUN_TIMEOUT}s of {sig!r}")
-        finally:
-            self.stdout += self.proc.stdout.read().decode(errors="replace")
-            self.stderr += self.proc.stderr.read().decode(errors="replace")
-            self.proc.stdout.close()
-            self.proc.stderr.close()
-        return self.exited
-
-    def __enter__(self):
-        if not self.start():
-            raise AssertionError(f"server exited {self.exited} before listening: "
-                                 f"{self.stderr!r}")
-        return self
+class Server(example_harness.Server):
+    """A udp_echo_server process; leaving `with` kills it if a test did not stop it."""
 
     def __exit__(self, *exc):
         if self.exited is None:
             self.stop(signal.SIGKILL)
 
 
-class UdpExamplesTest(unittest.TestCase):
+class UdpExamplesTest(ExampleTestMixin, unittest.TestCase):
     maxDiff = 2000
-
-    def client(self, server, *extra):
-        return run([ARGS.client, "--host", server.host, "--port", str(server.port),
-                    "--backend", ARGS.backend, *extra])
-
-    def assert_one_line(self, text, what):
-        lines = text.splitlines()
-        self.assertEqual(len(lines), 1, f"{what}: expected exactly one line, got {text!r}")
-        self.assertTrue(text.endswith("\n"), f"{what}: line not terminated: {text!r}")
 
     def echo(self, sock, server, payload):
         """Sends one datagram from `sock` and returns the echoed one."""
@@ -321,34 +208,10 @@ class UdpExamplesTest(unittest.TestCase):
                     self.assertEqual(r.stdout, "")
 
 
-def backend_gate():
-    """Exits 77 when the backend cannot run here; fails loudly on anything else odd."""
-    srv = Server()
-    if srv.start():
-        code = srv.stop()
-        if code != 0:
-            print(f"udp_echo_server exited {code} on SIGTERM: {srv.stderr.strip()}",
-                  file=sys.stderr)
-        return
-    if srv.exited == 1 and "unavailable" in srv.stderr:
-        print(f"SKIP: backend {ARGS.backend} unavailable: {srv.stderr.strip()}")
-        sys.exit(77)
-    print(f"udp_echo_server exited {srv.exited} before listening: {srv.stderr.strip()}",
-          file=sys.stderr)
-    sys.exit(1)
-
-
 def main():
     global ARGS
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", required=True, help="path to udp_echo_server")
-    parser.add_argument("--client", required=True, help="path to udp_echo_client")
-    parser.add_argument("--backend", required=True, choices=["io_uring", "epoll"])
-    ARGS, rest = parser.parse_known_args()
-    ARGS.server = os.path.abspath(ARGS.server)
-    ARGS.client = os.path.abspath(ARGS.client)
-    backend_gate()
-    unittest.main(argv=[sys.argv[0], "-v", *rest])
+    ARGS, rest = example_harness.parse_args(__doc__, "udp_echo_server", "udp_echo_client")
+    example_harness.run_tests(rest)
 
 
 if __name__ == "__main__":
