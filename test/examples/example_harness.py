@@ -213,6 +213,43 @@ class ExampleTestMixin:
         self.assertTrue(text.endswith("\n"), f"{what}: line not terminated: {text!r}")
 
 
+class EchoPairContract:
+    """What every echo pair's client promises (TCP and UDP alike): a mixin whose
+    tests run in each script's TestCase. Set `server_class` and `socket_type`."""
+
+    server_class = Server
+    socket_type = socket.SOCK_STREAM
+
+    def test_round_trip_ipv4(self):
+        with self.server_class("127.0.0.1") as srv:
+            r = self.client(srv)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, "Received 'Hello, world'\n")
+            self.assertEqual(r.stderr, "")
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
+
+    def test_round_trip_ipv6(self):
+        reason = ipv6_loopback_reason(self.socket_type)
+        if reason:
+            self.skipTest(f"IPv6 loopback unavailable: {reason}")
+        with self.server_class("::1") as srv:
+            self.assertTrue(srv.banner.startswith("listening on [::1]:"), srv.banner)
+            r = self.client(srv, "--message", "over IPv6")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, "Received 'over IPv6'\n")
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
+
+    def test_client_count_200_with_several_words(self):
+        message = "the quick brown fox jumps over the lazy dog"
+        with self.server_class() as srv:
+            r = self.client(srv, "--count", "200", "--message", message)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, f"Received '{message}'\n200 round trips verified\n")
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
+
 def parse_args(doc, server, client, optional=()):
     """Parses the command line into ARGS (program paths made absolute) and returns
     (ARGS, the arguments left for unittest). `optional` lists (flag, program) pairs
