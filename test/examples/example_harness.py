@@ -249,6 +249,19 @@ class EchoPairContract:
             self.assertEqual(r.stdout, f"Received '{message}'\n200 round trips verified\n")
             self.assertEqual(srv.stop(), 0, srv.stderr)
 
+    def test_banner_names_requested_backend(self):
+        with self.server_class(backend_flag=True) as srv:
+            self.assertEqual(srv.backend, ARGS.backend, srv.banner)
+            self.assertEqual(srv.host, "127.0.0.1")
+            self.assertNotEqual(srv.port, 0)
+
+    def test_env_var_selects_backend(self):
+        with self.server_class(backend_flag=False, backend_env=ARGS.backend) as srv:
+            self.assertEqual(srv.backend, ARGS.backend, srv.banner)
+            r = run([ARGS.client, "--port", str(srv.port)], env=child_env(ARGS.backend))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
 
 def parse_args(doc, server, client, optional=()):
     """Parses the command line into ARGS (program paths made absolute) and returns

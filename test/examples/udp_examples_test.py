@@ -144,19 +144,6 @@ class UdpExamplesTest(EchoPairContract, ExampleTestMixin, unittest.TestCase):
             self.assertEqual(srv.stop(signal.SIGTERM), 0, srv.stderr)
             self.assertEqual(srv.stderr, "")
 
-    def test_banner_names_requested_backend(self):
-        with Server(backend_flag=True) as srv:
-            self.assertEqual(srv.backend, ARGS.backend, srv.banner)
-            self.assertEqual(srv.host, "127.0.0.1")
-            self.assertNotEqual(srv.port, 0)
-
-    def test_env_var_selects_backend(self):
-        with Server(backend_flag=False, backend_env=ARGS.backend) as srv:
-            self.assertEqual(srv.backend, ARGS.backend, srv.banner)
-            r = run([ARGS.client, "--port", str(srv.port)], env=child_env(ARGS.backend))
-            self.assertEqual(r.returncode, 0, r.stderr)
-            self.assertEqual(srv.stop(), 0, srv.stderr)
-
     # --- command line ----------------------------------------------------------
 
     def test_help_exits_0(self):
