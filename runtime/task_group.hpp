@@ -9,7 +9,7 @@
 // Failure: an exception escaping a child cancels the group (every sibling's
 // waits complete with operation_canceled) and is rethrown by join() once all
 // children have finished; later exceptions are reported on stderr, never
-// swallowed. fail() cancels the same way without an exception.
+// swallowed.
 //
 // Cancellation: the group's children run in the group's cancel_scope. It is
 // nested in the scope of the coroutine that awaits join() (until then, in the
@@ -44,8 +44,6 @@ public:
     void spawn(task<> t);
     /// Cancels every child (see cancel_scope::cancel).
     void cancel() noexcept { scope_.cancel(); }
-    /// Marks the group failed and cancels it, without an exception.
-    void fail() noexcept { cancel(); }
     /// Children still running.
     std::size_t size() const noexcept { return running_; }
     bool cancelled() const noexcept { return scope_.cancelled(); }

@@ -50,7 +50,7 @@ task<> store_into(task<T> t, std::optional<value_t<T>>& slot, task_group& group,
     } else {
         slot.emplace(co_await std::move(t));
         if constexpr (is_result_v<T>)
-            if (!first_wins && !*slot) group.fail(); // gather: fail fast on an error result
+            if (!first_wins && !*slot) group.cancel(); // gather: fail fast on an error result
     }
     if (first_wins && !winner) {
         winner = index;
