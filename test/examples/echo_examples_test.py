@@ -234,20 +234,6 @@ class EchoExamplesTest(EchoPairContract, ExampleTestMixin, unittest.TestCase):
         self.assertIn(f"127.0.0.1:{port}", r.stderr)
         self.assertEqual(r.stdout, "")
 
-    def test_server_port_in_use_by_python_socket(self):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
-            holder.bind(("127.0.0.1", 0))
-            holder.listen()
-            port = holder.getsockname()[1]
-            srv = Server(port=port)
-            started = srv.start()
-            if started:
-                srv.stop(signal.SIGKILL)
-            self.assertFalse(started, f"server listened on a port in use: {srv.banner!r}")
-            self.assertEqual(srv.exited, 1, srv.stderr)
-            self.assert_one_line(srv.stderr, "port in use")
-            self.assertIn(str(port), srv.stderr)
-
     def test_server_port_in_use_by_another_echo_server(self):
         with Server() as first:
             second = Server(port=first.port)

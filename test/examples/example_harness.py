@@ -262,6 +262,21 @@ class EchoPairContract:
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(srv.stop(), 0, srv.stderr)
 
+    def test_server_port_in_use_by_python_socket(self):
+        with socket.socket(socket.AF_INET, self.socket_type) as holder:
+            holder.bind(("127.0.0.1", 0))
+            if self.socket_type == socket.SOCK_STREAM:
+                holder.listen()
+            port = holder.getsockname()[1]
+            srv = self.server_class(port=port)
+            started = srv.start()
+            if started:
+                srv.stop(signal.SIGKILL)
+            self.assertFalse(started, f"server bound a port in use: {srv.banner!r}")
+            self.assertEqual(srv.exited, 1, srv.stderr)
+            self.assert_one_line(srv.stderr, "port in use")
+            self.assertIn(str(port), srv.stderr)
+
 
 def parse_args(doc, server, client, optional=()):
     """Parses the command line into ARGS (program paths made absolute) and returns
