@@ -32,6 +32,12 @@ public:
     detail::recv_awaitable recv(std::span<char> buf) noexcept {
         return recv(std::as_writable_bytes(buf));
     }
+    /// Receives into a buffer borrowed from the loop's pool (see
+    /// detail::recv_pooled_awaitable and buffer_lease): memory grows with
+    /// the connections that have data, not with those that wait.
+    detail::recv_pooled_awaitable recv_pooled() noexcept {
+        return detail::recv_pooled_awaitable(socket_.native_handle());
+    }
     /// Sends some of `buf` (see detail::send_awaitable).
     detail::send_awaitable send(std::span<const std::byte> buf) noexcept {
         return {socket_.native_handle(), buf};

@@ -39,28 +39,39 @@ backend_kind configured_backend_kind() {
                                 "' is not one of auto|io_uring|epoll");
 }
 
+bool configured_fast_paths() {
+    const char* env = std::getenv("CORONET_FAST_PATHS");
+    if (env == nullptr || *env == '\0') return true;
+    std::string_view text = env;
+    if (text == "1" || text == "on") return true;
+    if (text == "0" || text == "off") return false;
+    throw std::invalid_argument("coronet: CORONET_FAST_PATHS='" + std::string(text) +
+                                "' is not one of 1|on|0|off");
+}
+
 std::string backend_unavailable_reason(backend_kind kind) {
     if (kind != backend_kind::io_uring) return {};
     detail::ready_queue scratch;
     std::string why;
     bool resource = false;
-    auto ring = detail::make_io_uring_backend(scratch, why, resource);
+    auto ring = detail::make_io_uring_backend(scratch, {}, why, resource);
     return ring ? std::string{} : why;
 }
 
 namespace detail {
 
-std::unique_ptr<backend> make_backend(backend_kind requested, ready_queue& ready) {
-    if (requested == backend_kind::epoll) return make_epoll_backend(ready);
+std::unique_ptr<backend> make_backend(backend_kind requested, ready_queue& ready,
+                                      const backend_config& config) {
+    if (requested == backend_kind::epoll) return make_epoll_backend(ready, config);
     std::string why;
     bool resource_error = false;
-    if (auto ring = make_io_uring_backend(ready, why, resource_error)) return ring;
+    if (auto ring = make_io_uring_backend(ready, config, why, resource_error)) return ring;
     if (requested == backend_kind::io_uring)
         throw backend_unavailable("coronet: io_uring backend unavailable: " + why);
     if (resource_error)
         std::fprintf(stderr, "coronet: io_uring not used (%s); falling back to epoll\n",
                      why.c_str());
-    return make_epoll_backend(ready);
+    return make_epoll_backend(ready, config);
 }
 
 } // namespace detail

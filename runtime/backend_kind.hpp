@@ -30,6 +30,12 @@ std::optional<backend_kind> parse_backend_kind(std::string_view text) noexcept;
 /// one of auto|io_uring|epoll.
 backend_kind configured_backend_kind();
 
+/// Whether io_uring's optional fast paths are wanted: CORONET_FAST_PATHS
+/// ("1"/"on" or "0"/"off"; unset: on). With them off the io_uring backend
+/// uses plain setup flags and one-shot operations only (a test and
+/// comparison mode). Throws std::invalid_argument for any other value.
+bool configured_fast_paths();
+
 /// Empty when `kind` can run on this machine, else why it cannot (one line).
 /// Probes io_uring by setting up (and tearing down) a small ring.
 std::string backend_unavailable_reason(backend_kind kind);

@@ -139,6 +139,7 @@ public:
         return detail::awaiter_of(std::move(inner_)).await_resume();
     }
 
+    const A& inner() const noexcept { return inner_; }
     /// The wrapped awaitable, for re-wrapping before it is awaited.
     A&& take() && noexcept { return std::forward<A>(inner_); }
 

@@ -85,7 +85,18 @@ detached run_detached(task<> t, cancel_scope&, detail::child_observer* observer)
 event_loop::event_loop(loop_options options) {
     if (owner_ != nullptr) throw std::logic_error("coronet: this thread already has a loop");
     backend_kind kind = options.backend ? *options.backend : configured_backend_kind();
-    backend_ = detail::make_backend(kind, ready_);
+    if (options.pool_buffer_size < 64 || options.pool_buffer_size > (1u << 20))
+        throw std::invalid_argument("coronet: loop_options::pool_buffer_size must be 64 .. 1 MiB");
+    if (options.pool_buffers < 1 || options.pool_buffers > 32768)
+        throw std::invalid_argument("coronet: loop_options::pool_buffers must be 1 .. 32768");
+    fast_paths_ = options.fast_paths ? *options.fast_paths : configured_fast_paths();
+    detail::backend_config config;
+    config.fast_paths = fast_paths_;
+    config.pool_buffer_size = options.pool_buffer_size;
+    config.pool_buffers = options.pool_buffers;
+    config.zero_copy_min = options.zero_copy_min;
+    config.zero_copy_local = options.zero_copy_local;
+    backend_ = detail::make_backend(kind, ready_, config);
     spawned_.prev = spawned_.next = &spawned_;
     owner_ = this;
 }
@@ -112,6 +123,24 @@ backend_kind event_loop::backend() const noexcept {
 }
 std::string event_loop::backend_features() const {
     return backend_->features();
+}
+
+loop_stats event_loop::stats() const noexcept {
+    const detail::backend_stats& b = backend_->stats();
+    loop_stats s;
+    s.turns = turns_;
+    s.operations_submitted = b.submitted;
+    s.completions = b.completed;
+    s.kernel_waits = b.kernel_waits;
+    s.zero_copy_sends = b.zero_copy_sends;
+    s.in_flight = backend_->in_flight();
+    if (const detail::buffer_pool* p = backend_->pool_if_any()) {
+        s.pool_buffers_in_use = p->in_use();
+        s.pool_buffers_peak = p->peak();
+        s.pool_buffers = p->capacity();
+        s.pool_buffer_size = p->buffer_size();
+    }
+    return s;
 }
 
 void event_loop::link_spawned(spawned_node& n) noexcept {
@@ -183,6 +212,7 @@ void event_loop::drive(std::coroutine_handle<> root) {
 }
 
 bool event_loop::turn(std::coroutine_handle<> root, bool may_block) {
+    ++turns_;
     run_posted();
     // The one place where the loop resumes coroutines.
     inline_budget_ = inline_budget_per_turn;

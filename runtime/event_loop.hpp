@@ -21,6 +21,7 @@
 #include <atomic>
 #include <coroutine>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -36,6 +37,38 @@ class thread_pool;
 struct loop_options {
     /// Unset: CORONET_BACKEND if set, else the build default (see backend_kind.hpp).
     std::optional<backend_kind> backend;
+    /// io_uring fast paths (multishot accept and receive, provided buffers,
+    /// zero-copy send, linked timeouts, DEFER_TASKRUN, registered ring fd):
+    /// each is used when the kernel has it. false: plain one-shot operations
+    /// only. Unset: CORONET_FAST_PATHS (see backend_kind.hpp), else true.
+    std::optional<bool> fast_paths;
+    /// The receive pool behind recv_pooled(): buffer size in bytes
+    /// (64 .. 1 MiB) and number of buffers (1 .. 32768). Reserved on the
+    /// first pooled receive; pages become resident only as they are used.
+    std::size_t pool_buffer_size = 16384;
+    std::uint16_t pool_buffers = 1024;
+    /// io_uring SEND_ZC: sends (send, send_all) of at least this many bytes
+    /// to a TCP peer on another host go zero-copy; the operation then ends
+    /// only when the kernel releases the buffer. Peers on this host are
+    /// excluded unless zero_copy_local: there the kernel holds the pages
+    /// until the peer reads them, so a cancelled send would wait for the
+    /// reader (see docs/benchmarks.md for the measured cost on loopback).
+    std::size_t zero_copy_min = 64 * 1024;
+    bool zero_copy_local = false;
+};
+
+/// A loop's counters since it was created (event_loop::stats()).
+struct loop_stats {
+    std::uint64_t turns = 0;                ///< loop turns
+    std::uint64_t operations_submitted = 0; ///< I/O operations started
+    std::uint64_t completions = 0;          ///< I/O operations finished
+    std::uint64_t kernel_waits = 0;         ///< io_uring_enter / epoll_wait calls
+    std::uint64_t zero_copy_sends = 0;      ///< io_uring SEND_ZC requests
+    std::size_t in_flight = 0;              ///< I/O operations started, not finished
+    std::size_t pool_buffers_in_use = 0;    ///< receive-pool buffers leased or queued now
+    std::size_t pool_buffers_peak = 0;      ///< most in use at once
+    std::size_t pool_buffers = 0;           ///< pool capacity (0: not reserved yet)
+    std::size_t pool_buffer_size = 0;       ///< bytes per pool buffer
 };
 
 namespace detail {
@@ -52,7 +85,8 @@ class event_loop {
 public:
     /// Creates the loop and its backend. Throws backend_unavailable when a
     /// forced backend cannot run here, std::invalid_argument for a bad
-    /// CORONET_BACKEND, std::logic_error if this thread already has a loop.
+    /// CORONET_BACKEND or CORONET_FAST_PATHS or pool size, std::logic_error
+    /// if this thread already has a loop.
     explicit event_loop(loop_options options = {});
     /// Teardown: cancels every spawned task that is still running and lets it
     /// finish (its waits complete with operation_canceled); then cancels and
@@ -85,6 +119,11 @@ public:
     backend_kind backend() const noexcept;
     /// Active backend features, e.g. "single_issuer defer_taskrun registered_ring".
     std::string backend_features() const;
+    /// Whether io_uring fast paths were asked for (loop_options::fast_paths);
+    /// backend_features() tells which ones the kernel gave.
+    bool fast_paths() const noexcept { return fast_paths_; }
+    /// The loop's counters (cheap: a copy of a few integers).
+    loop_stats stats() const noexcept;
     /// Spawned tasks that have not finished yet.
     std::size_t spawned_count() const noexcept { return spawned_count_; }
     /// The scope every task of this loop runs in; teardown cancels it.
@@ -131,6 +170,8 @@ private:
     spawned_node spawned_;    // sentinel of the circular list of live spawned tasks
     std::size_t spawned_count_ = 0;
     unsigned inline_budget_ = 0;
+    bool fast_paths_ = true;
+    std::uint64_t turns_ = 0;
     std::mutex post_mutex_;
     std::vector<std::function<void()>> posted_;
     std::atomic<bool> has_posted_{false};

@@ -16,8 +16,8 @@ void deadline::arm(cancel_scope& scope, clock::time_point when) {
     loop_->timers().push(node_);
 }
 
-bool deadline::link(cancel_scope& scope, clock::time_point when) {
-    if (when <= clock::now() || !current_loop().io().links_timeouts()) return false;
+bool deadline::link(cancel_scope& scope, clock::time_point when, const operation& op) {
+    if (when <= clock::now() || !current_loop().io().links_timeout(op)) return false;
     // steady_clock is CLOCK_MONOTONIC, the clock IORING_TIMEOUT_ABS uses.
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count();
     abs_.tv_sec = ns / 1'000'000'000;

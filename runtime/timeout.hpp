@@ -60,7 +60,7 @@ public:
     /// Lets the kernel enforce `when` for the one operation awaited directly
     /// in `scope` (io_uring linked timeout) instead of a loop timer. False
     /// where the backend cannot, or the deadline has already passed.
-    bool link(cancel_scope& scope, clock::time_point when);
+    bool link(cancel_scope& scope, clock::time_point when, const operation& op);
     void disarm() noexcept;
 
 private:
@@ -88,7 +88,7 @@ public:
     template <class P>
     auto await_suspend(std::coroutine_handle<P> h) {
         if constexpr (std::is_base_of_v<detail::io_awaitable, std::remove_cvref_t<A>>)
-            linked_ = deadline_.link(scope_, when_);
+            linked_ = deadline_.link(scope_, when_, inner_.inner().op);
         if (!linked_) deadline_.arm(scope_, when_);
         return inner_.await_suspend(h);
     }

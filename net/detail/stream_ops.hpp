@@ -2,6 +2,7 @@
 // The awaitables shared by every byte stream (TCP now, Unix sockets later).
 // Each holds its operation in the awaiting coroutine's frame.
 
+#include "runtime/buffer_lease.hpp"
 #include "runtime/detail/io_awaitable.hpp"
 #include "runtime/result.hpp"
 
@@ -32,6 +33,19 @@ struct [[nodiscard]] recv_awaitable : io_awaitable {
         op = make_op(op_code::recv, fd, buf.data(), buf.size());
     }
     result<std::size_t> await_resume() noexcept { return from_syscall<std::size_t>(take_result()); }
+};
+
+/// co_await → result<buffer_lease>: the bytes received, in a buffer of the
+/// loop's pool (at most loop_options::pool_buffer_size bytes); an empty lease
+/// means EOF. The buffer is taken only when data has arrived, so sockets that
+/// wait cost no buffer. Errors: as recv_awaitable's. Cancelled, it returns
+/// operation_canceled and no bytes are lost: data the kernel had already
+/// received stays queued for the next receive on the socket.
+struct [[nodiscard]] recv_pooled_awaitable : io_awaitable {
+    explicit recv_pooled_awaitable(int fd) noexcept {
+        op = make_op(op_code::recv_pooled, fd, nullptr, 0);
+    }
+    result<buffer_lease> await_resume() noexcept;
 };
 
 /// co_await → result<std::size_t>: bytes sent, at least 1 and possibly fewer

@@ -8,19 +8,39 @@
 // and pushes operation::waiter on the ready queue. It never resumes anything.
 
 #include "runtime/backend_kind.hpp"
+#include "runtime/detail/buffer_pool.hpp"
 #include "runtime/detail/operation.hpp"
 #include "runtime/detail/ready_queue.hpp"
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 
 namespace coronet::detail {
 
+/// What a loop asks of its backend (event_loop.hpp's loop_options).
+struct backend_config {
+    bool fast_paths = true; // io_uring: every optional kernel feature that is there
+    std::size_t pool_buffer_size = 16384;
+    std::uint16_t pool_buffers = 1024;
+    std::size_t zero_copy_min = 64 * 1024; // io_uring SEND_ZC from this size up
+    bool zero_copy_local = false;          // ... also to peers on this host
+};
+
+/// Counters every backend keeps (event_loop::stats()).
+struct backend_stats {
+    std::uint64_t submitted = 0;       // operations started
+    std::uint64_t completed = 0;       // operations finished (inline or not)
+    std::uint64_t kernel_waits = 0;    // io_uring_enter or epoll_wait calls that submit or wait
+    std::uint64_t zero_copy_sends = 0; // io_uring SEND_ZC requests
+};
+
 class backend {
 public:
+    explicit backend(const backend_config& config) : config_(config) {}
     virtual ~backend() = default;
     virtual backend_kind kind() const noexcept = 0;
     /// Active optional features, e.g. "defer_taskrun registered_ring"; may be empty.
@@ -46,17 +66,37 @@ public:
     /// (loop teardown). Results delivered late (accepted fds) are closed.
     virtual void drain() noexcept = 0;
     virtual std::size_t in_flight() const noexcept = 0;
-    /// Whether submit() honours operation::deadline (io_uring linked timeouts).
-    virtual bool links_timeouts() const noexcept { return false; }
+    /// Whether submit() will honour operation::deadline for `op` (an io_uring
+    /// linked timeout); if not, the loop times it out with a timer.
+    virtual bool links_timeout(const operation&) const noexcept { return false; }
+    /// Gives pool buffer `id` (from a recv_pooled result) back. Loop thread only.
+    virtual void release_buffer(std::uint16_t id) noexcept = 0;
+
+    const backend_stats& stats() const noexcept { return stats_; }
+    /// The receive pool, or nullptr before the first pooled receive.
+    const buffer_pool* pool_if_any() const noexcept { return pool_.get(); }
+
+protected:
+    /// The receive pool, reserved on first use.
+    buffer_pool& pool() {
+        if (!pool_)
+            pool_ = std::make_unique<buffer_pool>(config_.pool_buffer_size, config_.pool_buffers);
+        return *pool_;
+    }
+
+    backend_config config_;
+    backend_stats stats_;
+    std::unique_ptr<buffer_pool> pool_;
 };
 
 /// Sets up io_uring. Returns nullptr with `why_not` set when it is unavailable;
 /// `resource_error` is set when the failure was a resource limit, not absence.
-std::unique_ptr<backend> make_io_uring_backend(ready_queue& ready, std::string& why_not,
-                                               bool& resource_error);
-std::unique_ptr<backend> make_epoll_backend(ready_queue& ready);
+std::unique_ptr<backend> make_io_uring_backend(ready_queue& ready, const backend_config& config,
+                                               std::string& why_not, bool& resource_error);
+std::unique_ptr<backend> make_epoll_backend(ready_queue& ready, const backend_config& config);
 
 /// Applies the selection rules of backend_kind.hpp to `requested`.
-std::unique_ptr<backend> make_backend(backend_kind requested, ready_queue& ready);
+std::unique_ptr<backend> make_backend(backend_kind requested, ready_queue& ready,
+                                      const backend_config& config);
 
 } // namespace coronet::detail

@@ -2,6 +2,12 @@
 // triggered, the first time an operation on it would block; every operation
 // tries its syscall first and parks on the fd's read or write wait list only
 // on EAGAIN. An edge then retries the parked operations in order.
+//
+// Read readiness is tracked per fd: a stream receive that returned less than
+// it asked for drained the socket, so the next receive parks at once instead
+// of spending a recv(2) on EAGAIN; the next read edge marks it readable again.
+// Pooled receives take a pool buffer only when the socket is readable; with
+// the pool empty they wait on the pool and continue when a lease comes back.
 #include "runtime/detail/backend.hpp"
 
 #include <array>
@@ -39,7 +45,12 @@ struct fd_state {
     wait_list readers;
     wait_list writers;
     bool registered = false;
+    bool drained = false;     // a receive emptied it; no read edge since
+    bool peer_closed = false; // EOF, reset or error seen: a receive never parks unasked
 };
+
+// Marks an operation parked on the pool's wait list (not on an fd's).
+constexpr std::size_t waits_for_buffer = 1;
 
 int retry_eintr(auto call) {
     for (;;) {
@@ -75,6 +86,8 @@ int perform(operation& op) noexcept {
         return 0;
     case op_code::read:
         return retry_eintr([&] { return ::read(op.fd, op.buffer, op.length); });
+    case op_code::recv_pooled:
+        break; // needs the pool: epoll_backend::attempt
     case op_code::recvmsg:
         return retry_eintr([&] {
             return ::recvmsg(op.fd, static_cast<msghdr*>(op.buffer), MSG_DONTWAIT | MSG_TRUNC);
@@ -110,7 +123,8 @@ int perform(operation& op) noexcept {
 
 class epoll_backend final : public backend {
 public:
-    explicit epoll_backend(ready_queue& ready) : ready_(ready) {
+    epoll_backend(ready_queue& ready, const backend_config& config)
+        : backend(config), ready_(ready) {
         epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
         if (epfd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
         wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -134,13 +148,24 @@ public:
     std::size_t in_flight() const noexcept override { return in_flight_; }
 
     bool submit(operation& op) override {
-        int r = perform(op);
+        ++stats_.submitted;
+        fd_state& st = state_of(op.fd);
+        const bool known_drained =
+            st.drained && !st.peer_closed && st.registered && is_read_side(op.code);
+        int r = known_drained ? -EAGAIN : attempt(op, st);
+        if (r == -ENOBUFS) { // the pool is empty: wait for a lease to come back
+            op.state = op_state::in_flight;
+            op.done = waits_for_buffer;
+            buffer_waiters_.push(op);
+            ++in_flight_;
+            return false;
+        }
         if (r != -EAGAIN) {
             op.result = r;
             op.state = op_state::done;
+            ++stats_.completed;
             return true;
         }
-        fd_state& st = state_of(op.fd);
         if (!st.registered) {
             epoll_event ev{};
             ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
@@ -160,16 +185,31 @@ public:
 
     void cancel(operation& op) override {
         if (op.state != op_state::in_flight) return;
-        fd_state& st = fds_[static_cast<std::size_t>(op.fd)];
-        (is_read_side(op.code) ? st.readers : st.writers).remove(op);
+        list_of(op).remove(op);
         complete(op, -ECANCELED);
+    }
+
+    void release_buffer(std::uint16_t id) noexcept override {
+        pool().give(id);
+        if (operation* op = buffer_waiters_.head) { // the first waiter gets it
+            buffer_waiters_.remove(*op);
+            op->done = 0;
+            fd_state& st = fds_[static_cast<std::size_t>(op->fd)];
+            int r = st.drained && !st.peer_closed ? -EAGAIN : attempt(*op, st);
+            if (r == -EAGAIN)
+                st.readers.push(*op);
+            else
+                complete(*op, r); // not -ENOBUFS: a buffer was just given back
+        }
     }
 
     void close(int fd) noexcept override {
         if (fd >= 0 && static_cast<std::size_t>(fd) < fds_.size()) {
             fd_state& st = fds_[static_cast<std::size_t>(fd)];
             cancel_all(st);
+            cancel_buffer_waiters(fd);
             st.registered = false; // close() removes it from the epoll set
+            st.drained = st.peer_closed = false;
         }
         ::close(fd);
     }
@@ -177,6 +217,7 @@ public:
     void drain() noexcept override {
         for (fd_state& st : fds_)
             cancel_all(st);
+        cancel_buffer_waiters(-1);
     }
 
     void wakeup() noexcept override {
@@ -185,6 +226,7 @@ public:
     }
 
     std::size_t poll(std::optional<std::chrono::nanoseconds> timeout) override {
+        ++stats_.kernel_waits;
         int n = wait(timeout);
         std::size_t before = ready_.size();
         for (int i = 0; i < n; ++i) {
@@ -196,8 +238,14 @@ public:
                 continue;
             }
             fd_state& st = fds_[static_cast<std::size_t>(ev.data.fd)];
-            if (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) drive(st.readers);
-            if (ev.events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) drive(st.writers);
+            if (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+                // One edge may carry both the last data and the FIN: after
+                // EOF or an error a short read no longer means "wait".
+                if (ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) st.peer_closed = true;
+                st.drained = false;
+                drive(st, st.readers);
+            }
+            if (ev.events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) drive(st, st.writers);
         }
         return ready_.size() - before;
     }
@@ -235,12 +283,60 @@ private:
         }
     }
 
-    void drive(wait_list& list) noexcept {
+    wait_list& list_of(operation& op) noexcept {
+        if (op.done == waits_for_buffer && op.code == op_code::recv_pooled) return buffer_waiters_;
+        fd_state& st = fds_[static_cast<std::size_t>(op.fd)];
+        return is_read_side(op.code) ? st.readers : st.writers;
+    }
+
+    // perform() plus what needs the backend's state: read readiness and
+    // the receive pool. Returns -ENOBUFS when a pooled receive finds the
+    // socket readable but the pool empty.
+    int attempt(operation& op, fd_state& st) noexcept {
+        if (op.code != op_code::recv_pooled) {
+            int r = perform(op);
+            if (op.code == op_code::recv && (r == -EAGAIN || (r > 0 && std::size_t(r) < op.length)))
+                st.drained = true; // a short stream read emptied the socket
+            return r;
+        }
+        buffer_pool& p = pool();
+        auto id = p.take();
+        if (!id) return -ENOBUFS;
+        std::byte* data = p.data(*id);
+        int r = retry_eintr([&] { return ::recv(op.fd, data, p.buffer_size(), MSG_DONTWAIT); });
+        if (r <= 0) { // EOF, error or EAGAIN: the buffer goes straight back
+            p.give(*id);
+            if (r == -EAGAIN) st.drained = true;
+            return r;
+        }
+        if (std::size_t(r) < p.buffer_size()) st.drained = true;
+        op.buffer = data;
+        op.buffer_id = *id;
+        return r;
+    }
+
+    void drive(fd_state& st, wait_list& list) noexcept {
         while (operation* op = list.head) {
-            int r = perform(*op);
+            int r = attempt(*op, st);
             if (r == -EAGAIN) return;
             list.remove(*op);
+            if (r == -ENOBUFS) {
+                op->done = waits_for_buffer;
+                buffer_waiters_.push(*op);
+                continue;
+            }
             complete(*op, r);
+        }
+    }
+
+    void cancel_buffer_waiters(int fd) noexcept {
+        for (operation* op = buffer_waiters_.head; op != nullptr;) {
+            operation* next = op->next;
+            if (fd < 0 || op->fd == fd) {
+                buffer_waiters_.remove(*op);
+                complete(*op, -ECANCELED);
+            }
+            op = next;
         }
     }
 
@@ -256,6 +352,8 @@ private:
     void complete(operation& op, int r) noexcept {
         op.result = r;
         op.state = op_state::done;
+        op.done = op.code == op_code::recv_pooled ? 0 : op.done;
+        ++stats_.completed;
         --in_flight_;
         if (!op.internal) ready_.push(op.waiter);
     }
@@ -266,13 +364,14 @@ private:
     bool pwait2_ = true;
     std::size_t in_flight_ = 0;
     std::vector<fd_state> fds_;
+    wait_list buffer_waiters_; // pooled receives on readable sockets, pool empty
     std::array<epoll_event, 256> events_{};
 };
 
 } // namespace
 
-std::unique_ptr<backend> make_epoll_backend(ready_queue& ready) {
-    return std::make_unique<epoll_backend>(ready);
+std::unique_ptr<backend> make_epoll_backend(ready_queue& ready, const backend_config& config) {
+    return std::make_unique<epoll_backend>(ready, config);
 }
 
 } // namespace coronet::detail

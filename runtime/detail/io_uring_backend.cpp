@@ -1,22 +1,19 @@
-// The io_uring backend: completion based, through liburing 2.3.
+// The io_uring backend (see io_uring_backend.hpp): setup and probing,
+// one-shot operations, cancellation, and the completion loop.
 //
 // Submissions are only queued in the SQ ring by submit(); poll() flushes them
 // and waits in a single io_uring_enter per loop turn, then reaps every CQE
-// available in one batch. user_data is the operation's address; 0 marks
-// internal requests (cancels, linked polls) whose CQEs are ignored.
-#include "runtime/detail/backend.hpp"
+// available in one batch.
+#include "runtime/detail/io_uring_backend.hpp"
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdint>
 #include <cstring>
-#include <liburing.h>
+#include <netinet/in.h>
 #include <poll.h>
-#include <string>
 #include <sys/eventfd.h>
 #include <system_error>
 #include <unistd.h>
-#include <vector>
 
 namespace coronet::detail {
 namespace {
@@ -47,310 +44,416 @@ constexpr required_op required_ops[] = {
     {IORING_OP_SENDMSG, "SENDMSG"},
 };
 
-constexpr int linked_timeout_ops[] = {IORING_OP_LINK_TIMEOUT};
-
 std::string errno_text(int err) {
     return std::strerror(err);
 }
 
-class io_uring_backend final : public backend {
-public:
-    explicit io_uring_backend(ready_queue& ready) : ready_(ready) {}
-    ~io_uring_backend() override {
-        if (wake_fd_ >= 0) ::close(wake_fd_);
-        if (ring_ok_) io_uring_queue_exit(&ring_);
-    }
-
-    // Returns an empty string on success, else why io_uring is unavailable.
-    std::string init(bool& resource_error) {
-        int err = 0;
-        for (const setup_choice& c : setup_choices) {
-            io_uring_params p{};
-            p.flags = c.flags;
-            err = -io_uring_queue_init_params(ring_entries, &ring_, &p);
-            if (err == 0) {
-                features_ = c.names;
-                break;
-            }
-            if (err != EINVAL) break;
-        }
-        if (err != 0) {
-            resource_error = err == ENOMEM;
-            if (err == ENOSYS) return "io_uring_setup: not implemented by this kernel (ENOSYS)";
-            if (err == EPERM)
-                return "io_uring_setup: operation not permitted (EPERM: seccomp filter or "
-                       "kernel.io_uring_disabled)";
-            if (err == ENOMEM)
-                return "io_uring_setup: out of memory (ENOMEM: raise RLIMIT_MEMLOCK, ulimit -l)";
-            return "io_uring_setup: " + errno_text(err);
-        }
-        ring_ok_ = true;
-        if (!(ring_.features & IORING_FEAT_NODROP))
-            return "kernel lacks IORING_FEAT_NODROP (needs Linux 5.5 or later)";
-        io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
-        if (probe == nullptr) return "io_uring probe failed (needs Linux 5.6 or later)";
-        for (const required_op& op : required_ops) {
-            if (!io_uring_opcode_supported(probe, op.opcode)) {
-                io_uring_free_probe(probe);
-                return std::string("kernel lacks IORING_OP_") + op.name;
-            }
-        }
-        links_timeouts_ = io_uring_opcode_supported(probe, linked_timeout_ops[0]);
-        io_uring_free_probe(probe);
-        if (links_timeouts_) add_feature("linked_timeout");
-        if (io_uring_register_ring_fd(&ring_) == 1) add_feature("registered_ring");
-        if (ring_.features & IORING_FEAT_EXT_ARG) add_feature("ext_arg");
-        wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (wake_fd_ < 0) return "eventfd: " + errno_text(errno);
-        wake_op_.code = op_code::read;
-        wake_op_.internal = true;
-        wake_op_.fd = wake_fd_;
-        wake_op_.buffer = &wake_value_;
-        wake_op_.length = sizeof wake_value_;
-        return {};
-    }
-
-    backend_kind kind() const noexcept override { return backend_kind::io_uring; }
-    std::string features() const override { return features_; }
-    std::size_t in_flight() const noexcept override { return in_flight_; }
-    bool links_timeouts() const noexcept override { return links_timeouts_; }
-
-    bool submit(operation& op) override {
-        op.state = op_state::in_flight;
-        link(op);
-        prepare(op, false);
-        return false;
-    }
-
-    void cancel(operation& op) override {
-        if (op.state != op_state::in_flight) return;
-        op.cancel_requested = true;
-        io_uring_sqe* sqe = get_sqe();
-        io_uring_prep_cancel64(sqe, reinterpret_cast<std::uintptr_t>(&op), 0);
-        io_uring_sqe_set_data64(sqe, 0);
-    }
-
-    void close(int fd) noexcept override {
-        auto i = static_cast<std::size_t>(fd);
-        if (fd >= 0 && i < per_fd_.size() && per_fd_[i] > 0) {
-            for (operation* op = head_; op != nullptr; op = op->next)
-                if (op->fd == fd) cancel(*op);
-            while (per_fd_[i] > 0)
-                wait_some();
-        }
-        ::close(fd);
-    }
-
-    void drain() noexcept override {
-        draining_ = true;
-        for (operation* op = head_; op != nullptr; op = op->next)
-            cancel(*op);
-        if (wake_armed_) cancel(wake_op_);
-        while (head_ != nullptr || wake_armed_)
-            wait_some();
-        draining_ = false;
-    }
-
-    void wakeup() noexcept override {
-        std::uint64_t one = 1;
-        [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
-    }
-
-    std::size_t poll(std::optional<std::chrono::nanoseconds> timeout) override {
-        if (!wake_armed_) {
-            wake_armed_ = true;
-            wake_op_.state = op_state::in_flight;
-            wake_op_.cancel_requested = false;
-            prepare(wake_op_, false);
-        }
-        int r;
-        if (timeout && timeout->count() == 0) {
-            r = io_uring_submit_and_get_events(&ring_);
-        } else {
-            __kernel_timespec ts{};
-            if (timeout) {
-                ts.tv_sec = timeout->count() / 1'000'000'000;
-                ts.tv_nsec = timeout->count() % 1'000'000'000;
-            }
-            io_uring_cqe* cqe = nullptr;
-            r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout ? &ts : nullptr, nullptr);
-        }
-        if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY)
-            throw std::system_error(-r, std::generic_category(), "io_uring_enter");
-        return reap();
-    }
-
-private:
-    void add_feature(const char* f) {
-        if (!features_.empty()) features_ += ' ';
-        features_ += f;
-    }
-
-    io_uring_sqe* get_sqe() {
-        io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-        while (sqe == nullptr) { // SQ full: flush it and retry
-            flush_sq();
-            sqe = io_uring_get_sqe(&ring_);
-        }
-        return sqe;
-    }
-
-    void flush_sq() {
-        int r = io_uring_submit(&ring_);
-        if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
-            throw std::system_error(-r, std::generic_category(), "io_uring_submit");
-        if (r == -EBUSY || r == -EAGAIN) reap(); // CQ backpressure: make room
-    }
-
-    // Queues the SQE for `op`; with `after_poll`, behind a linked poll for
-    // readiness (a kernel that returned EAGAIN for a non-blocking socket).
-    void prepare(operation& op, bool after_poll) {
-        // A chain must not be split by an SQ flush: make room for all of it.
-        unsigned need = 1 + (after_poll ? 1 : 0) + (op.deadline != nullptr ? 1 : 0);
-        if (io_uring_sq_space_left(&ring_) < need) flush_sq();
-        if (after_poll) {
-            io_uring_sqe* p = get_sqe();
-            io_uring_prep_poll_add(p, op.fd, is_read_side(op.code) ? POLLIN : POLLOUT);
-            io_uring_sqe_set_data64(p, 0);
-            p->flags |= IOSQE_IO_LINK;
-        }
-        io_uring_sqe* sqe = get_sqe();
-        switch (op.code) {
-        case op_code::accept:
-            io_uring_prep_accept(sqe, op.fd, static_cast<sockaddr*>(op.buffer), &op.addr_len,
-                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
-            break;
-        case op_code::connect:
-            io_uring_prep_connect(sqe, op.fd, static_cast<const sockaddr*>(op.buffer),
-                                  static_cast<socklen_t>(op.length));
-            break;
-        case op_code::recv:
-            io_uring_prep_recv(sqe, op.fd, op.buffer, op.length, 0);
-            break;
-        case op_code::send:
-            io_uring_prep_send(sqe, op.fd, op.buffer, op.length, MSG_NOSIGNAL);
-            break;
-        case op_code::send_all:
-            io_uring_prep_send(sqe, op.fd, static_cast<const char*>(op.buffer) + op.done,
-                               op.length - op.done, MSG_NOSIGNAL);
-            break;
-        case op_code::read:
-            io_uring_prep_read(sqe, op.fd, op.buffer, static_cast<unsigned>(op.length), 0);
-            break;
-        case op_code::recvmsg:
-            io_uring_prep_recvmsg(sqe, op.fd, static_cast<msghdr*>(op.buffer), MSG_TRUNC);
-            break;
-        case op_code::sendmsg:
-            io_uring_prep_sendmsg(sqe, op.fd, static_cast<const msghdr*>(op.buffer), MSG_NOSIGNAL);
-            break;
-        }
-        io_uring_sqe_set_data(sqe, &op);
-        if (op.deadline != nullptr) { // the kernel cancels op at the deadline
-            sqe->flags |= IOSQE_IO_LINK;
-            io_uring_sqe* t = get_sqe();
-            io_uring_prep_link_timeout(t,
-                                       const_cast<__kernel_timespec*>(
-                                           reinterpret_cast<const __kernel_timespec*>(op.deadline)),
-                                       IORING_TIMEOUT_ABS);
-            io_uring_sqe_set_data64(t, 0);
-        }
-    }
-
-    void link(operation& op) {
-        op.prev = nullptr;
-        op.next = head_;
-        if (head_ != nullptr) head_->prev = &op;
-        head_ = &op;
-        auto i = static_cast<std::size_t>(op.fd);
-        if (i >= per_fd_.size()) per_fd_.resize(std::max(i + 1, per_fd_.size() * 2));
-        ++per_fd_[i];
-        ++in_flight_;
-    }
-
-    void unlink(operation& op) noexcept {
-        (op.prev ? op.prev->next : head_) = op.next;
-        if (op.next != nullptr) op.next->prev = op.prev;
-        op.prev = op.next = nullptr;
-        --per_fd_[static_cast<std::size_t>(op.fd)];
-        --in_flight_;
-    }
-
-    // Flushes and waits for at least one CQE, then reaps (close and drain).
-    void wait_some() noexcept {
-        io_uring_cqe* cqe = nullptr;
-        int r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, nullptr, nullptr);
-        (void)r; // EINTR and friends: just reap what there is and wait again
-        reap();
-    }
-
-    std::size_t reap() noexcept {
-        std::size_t before = ready_.size();
-        unsigned head;
-        unsigned seen = 0;
-        io_uring_cqe* cqe;
-        io_uring_for_each_cqe(&ring_, head, cqe) {
-            ++seen;
-            std::uint64_t ud = cqe->user_data;
-            if (ud == 0 || ud == LIBURING_UDATA_TIMEOUT) continue;
-            complete(*reinterpret_cast<operation*>(static_cast<std::uintptr_t>(ud)), cqe->res);
-        }
-        io_uring_cq_advance(&ring_, seen);
-        return ready_.size() - before;
-    }
-
-    void complete(operation& op, int res) noexcept {
-        if (&op == &wake_op_) {
-            wake_armed_ = false;
-            wake_op_.state = op_state::done;
-            return;
-        }
-        const bool may_retry = !draining_ && !op.cancel_requested;
-        if (res == -EAGAIN && may_retry) { // old kernels: wait for readiness, then retry
-            prepare(op, true);
-            return;
-        }
-        if (op.code == op_code::send_all && res >= 0) {
-            op.done += static_cast<std::size_t>(res);
-            if (op.done < op.length) {
-                if (res > 0 && may_retry) {
-                    prepare(op, false);
-                    return;
-                }
-                res = res > 0 ? -ECANCELED : -EPIPE;
-            } else {
-                res = 0;
-            }
-        }
-        if (draining_ && op.code == op_code::accept && res >= 0) {
-            ::close(res); // accepted after the loop stopped wanting it
-            res = -ECANCELED;
-        }
-        unlink(op);
-        op.result = res;
-        op.state = op_state::done;
-        ready_.push(op.waiter);
-    }
-
-    ready_queue& ready_;
-    io_uring ring_{};
-    bool ring_ok_ = false;
-    bool draining_ = false;
-    bool wake_armed_ = false;
-    bool links_timeouts_ = false;
-    std::string features_;
-    operation* head_ = nullptr; // in-flight list (user operations only)
-    std::vector<std::uint32_t> per_fd_;
-    std::size_t in_flight_ = 0;
-    int wake_fd_ = -1;
-    std::uint64_t wake_value_ = 0;
-    operation wake_op_;
-};
-
 } // namespace
 
-std::unique_ptr<backend> make_io_uring_backend(ready_queue& ready, std::string& why_not,
-                                               bool& resource_error) {
-    auto b = std::make_unique<io_uring_backend>(ready);
+io_uring_backend::io_uring_backend(ready_queue& ready, const backend_config& config)
+    : backend(config), ready_(ready) {}
+
+io_uring_backend::~io_uring_backend() {
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+    if (buf_ring_ != nullptr) {
+        io_uring_unregister_buf_ring(&ring_, 0);
+        std::free(buf_ring_);
+    }
+    if (ring_ok_) io_uring_queue_exit(&ring_);
+}
+
+std::string io_uring_backend::init(bool& resource_error) {
+    int err = 0;
+    for (const setup_choice& c : setup_choices) {
+        if (!config_.fast_paths && c.flags != 0) continue; // plain mode: plain setup
+        io_uring_params p{};
+        p.flags = c.flags;
+        err = -io_uring_queue_init_params(ring_entries, &ring_, &p);
+        if (err == 0) {
+            features_ = c.names;
+            break;
+        }
+        if (err != EINVAL) break;
+    }
+    if (err != 0) {
+        resource_error = err == ENOMEM;
+        if (err == ENOSYS) return "io_uring_setup: not implemented by this kernel (ENOSYS)";
+        if (err == EPERM)
+            return "io_uring_setup: operation not permitted (EPERM: seccomp filter or "
+                   "kernel.io_uring_disabled)";
+        if (err == ENOMEM)
+            return "io_uring_setup: out of memory (ENOMEM: raise RLIMIT_MEMLOCK, ulimit -l)";
+        return "io_uring_setup: " + errno_text(err);
+    }
+    ring_ok_ = true;
+    if (!(ring_.features & IORING_FEAT_NODROP))
+        return "kernel lacks IORING_FEAT_NODROP (needs Linux 5.5 or later)";
+    io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
+    if (probe == nullptr) return "io_uring probe failed (needs Linux 5.6 or later)";
+    for (const required_op& op : required_ops) {
+        if (!io_uring_opcode_supported(probe, op.opcode)) {
+            io_uring_free_probe(probe);
+            return std::string("kernel lacks IORING_OP_") + op.name;
+        }
+    }
+    if (config_.fast_paths) {
+        links_timeouts_ = io_uring_opcode_supported(probe, IORING_OP_LINK_TIMEOUT);
+        send_zc_ = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
+    }
+    io_uring_free_probe(probe);
+    if (links_timeouts_) add_feature("linked_timeout");
+    if (config_.fast_paths) {
+        if (io_uring_register_ring_fd(&ring_) == 1) add_feature("registered_ring");
+        // Multishot accept (5.19) and receive (6.0) have no opcode of their
+        // own: they are tried, and an EINVAL completion turns them off.
+        multishot_accept_ = multishot_recv_ = true;
+        add_feature("multishot_accept");
+        setup_buffer_ring(); // turns multishot_recv_ off when there is no buffer ring
+    }
+    if (send_zc_) add_feature("send_zc");
+    if (ring_.features & IORING_FEAT_EXT_ARG) add_feature("ext_arg");
+    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd_ < 0) return "eventfd: " + errno_text(errno);
+    wake_op_.code = op_code::read;
+    wake_op_.internal = true;
+    wake_op_.fd = wake_fd_;
+    wake_op_.buffer = &wake_value_;
+    wake_op_.length = sizeof wake_value_;
+    return {};
+}
+
+void io_uring_backend::add_feature(const char* f) {
+    if (!features_.empty()) features_ += ' ';
+    features_ += f;
+}
+
+bool io_uring_backend::submit(operation& op) {
+    ++stats_.submitted;
+    if (op.code == op_code::recv_pooled)
+        return buf_ring_ != nullptr ? submit_on_socket(op) : submit_pooled_plain(op);
+    if (op.code == op_code::accept && multishot_accept_) return submit_on_socket(op);
+    if (op.code == op_code::recv && static_cast<std::size_t>(op.fd) < slots_.size() &&
+        socket_busy(slots_[static_cast<std::size_t>(op.fd)]))
+        return submit_on_socket(op); // bytes may be queued: keep them in order
+    op.state = op_state::in_flight;
+    link(op);
+    prepare(op, false);
+    return false;
+}
+
+void io_uring_backend::cancel(operation& op) {
+    if (op.state != op_state::in_flight) return;
+    op.cancel_requested = true;
+    if (op.done == parked_on_pool && op.code == op_code::recv_pooled) {
+        pool_waiters_.remove(op);
+        finish(op, -ECANCELED);
+        return;
+    }
+    if (op.done == parked_on_socket &&
+        (op.code == op_code::recv_pooled || op.code == op_code::recv ||
+         op.code == op_code::accept)) { // not in the kernel: what it would get stays queued
+        slot(op.fd).waiters.remove(op);
+        finish(op, -ECANCELED);
+        return;
+    }
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, reinterpret_cast<std::uintptr_t>(&op), 0);
+    io_uring_sqe_set_data64(sqe, 0);
+}
+
+void io_uring_backend::close(int fd) noexcept {
+    if (fd >= 0 && static_cast<std::size_t>(fd) < slots_.size()) {
+        fd_slot& s = slots_[static_cast<std::size_t>(fd)];
+        s.closing = true;
+        if (s.in_kernel > 0) {
+            for (operation* op = head_; op != nullptr; op = op->next)
+                if (op->fd == fd) cancel(*op);
+            stop(fd, s);
+            while (s.in_kernel > 0)
+                wait_some();
+        }
+        release_socket(fd, s);
+    }
+    ::close(fd);
+}
+
+void io_uring_backend::drain() noexcept {
+    draining_ = true;
+    for (operation* op = head_; op != nullptr; op = op->next)
+        cancel(*op);
+    for (std::size_t fd = 0; fd < slots_.size(); ++fd)
+        stop(static_cast<int>(fd), slots_[fd]);
+    if (wake_armed_) cancel(wake_op_);
+    auto busy = [&] {
+        return head_ != nullptr || wake_armed_ ||
+               std::any_of(slots_.begin(), slots_.end(),
+                           [](const fd_slot& s) { return s.in_kernel > 0; });
+    };
+    while (busy())
+        wait_some();
+    for (std::size_t fd = 0; fd < slots_.size(); ++fd)
+        release_socket(static_cast<int>(fd), slots_[fd]);
+    while (operation* op = pool_waiters_.pop())
+        finish(*op, -ECANCELED);
+    draining_ = false;
+}
+
+void io_uring_backend::wakeup() noexcept {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
+}
+
+std::size_t io_uring_backend::poll(std::optional<std::chrono::nanoseconds> timeout) {
+    if (!wake_armed_) {
+        wake_armed_ = true;
+        wake_op_.state = op_state::in_flight;
+        wake_op_.cancel_requested = false;
+        prepare(wake_op_, false);
+    }
+    ++stats_.kernel_waits;
+    int r;
+    if (timeout && timeout->count() == 0) {
+        r = io_uring_submit_and_get_events(&ring_);
+    } else {
+        __kernel_timespec ts{};
+        if (timeout) {
+            ts.tv_sec = timeout->count() / 1'000'000'000;
+            ts.tv_nsec = timeout->count() % 1'000'000'000;
+        }
+        io_uring_cqe* cqe = nullptr;
+        r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout ? &ts : nullptr, nullptr);
+    }
+    if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+        throw std::system_error(-r, std::generic_category(), "io_uring_enter");
+    return reap();
+}
+
+io_uring_sqe* io_uring_backend::get_sqe() {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    while (sqe == nullptr) { // SQ full: flush it and retry
+        flush_sq();
+        sqe = io_uring_get_sqe(&ring_);
+    }
+    return sqe;
+}
+
+void io_uring_backend::flush_sq() {
+    ++stats_.kernel_waits;
+    int r = io_uring_submit(&ring_);
+    if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+        throw std::system_error(-r, std::generic_category(), "io_uring_submit");
+    if (r == -EBUSY || r == -EAGAIN) reap(); // CQ backpressure: make room
+}
+
+// Queues the SQE for `op`; with `after_poll`, behind a linked poll for
+// readiness (a kernel that returned EAGAIN for a non-blocking socket).
+void io_uring_backend::prepare(operation& op, bool after_poll) {
+    // A chain must not be split by an SQ flush: make room for all of it.
+    unsigned need = 1 + (after_poll ? 1 : 0) + (op.deadline != nullptr ? 1 : 0);
+    if (io_uring_sq_space_left(&ring_) < need) flush_sq();
+    if (after_poll) {
+        io_uring_sqe* p = get_sqe();
+        io_uring_prep_poll_add(p, op.fd, is_read_side(op.code) ? POLLIN : POLLOUT);
+        io_uring_sqe_set_data64(p, 0);
+        p->flags |= IOSQE_IO_LINK;
+    }
+    io_uring_sqe* sqe = get_sqe();
+    switch (op.code) {
+    case op_code::accept:
+        io_uring_prep_accept(sqe, op.fd, static_cast<sockaddr*>(op.buffer), &op.addr_len,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+        break;
+    case op_code::connect:
+        io_uring_prep_connect(sqe, op.fd, static_cast<const sockaddr*>(op.buffer),
+                              static_cast<socklen_t>(op.length));
+        break;
+    case op_code::recv:
+    case op_code::recv_pooled: // plain mode: the pool buffer is already in op.buffer
+        io_uring_prep_recv(sqe, op.fd, op.buffer, op.length, 0);
+        break;
+    case op_code::send:
+    case op_code::send_all:
+        prepare_send(sqe, op);
+        break;
+    case op_code::read:
+        io_uring_prep_read(sqe, op.fd, op.buffer, static_cast<unsigned>(op.length), 0);
+        break;
+    case op_code::recvmsg:
+        io_uring_prep_recvmsg(sqe, op.fd, static_cast<msghdr*>(op.buffer), MSG_TRUNC);
+        break;
+    case op_code::sendmsg:
+        io_uring_prep_sendmsg(sqe, op.fd, static_cast<const msghdr*>(op.buffer), MSG_NOSIGNAL);
+        break;
+    }
+    io_uring_sqe_set_data(sqe, &op);
+    if (op.deadline != nullptr) { // the kernel cancels op at the deadline
+        sqe->flags |= IOSQE_IO_LINK;
+        io_uring_sqe* t = get_sqe();
+        io_uring_prep_link_timeout(
+            t,
+            const_cast<__kernel_timespec*>(reinterpret_cast<const __kernel_timespec*>(op.deadline)),
+            IORING_TIMEOUT_ABS);
+        io_uring_sqe_set_data64(t, 0);
+    }
+}
+
+// A send of what is left of op's buffer; zero-copy when it is large enough.
+// A zero-copy send completes twice: the result, then (IORING_CQE_F_NOTIF)
+// the kernel's release of the buffer; the operation finishes at the second.
+void io_uring_backend::prepare_send(io_uring_sqe* sqe, operation& op) {
+    const std::size_t from = op.code == op_code::send_all ? op.done : 0;
+    const char* data = static_cast<const char*>(op.buffer) + from;
+    const std::size_t len = op.length - from;
+    op.addr_len = 0; // for sends: 1 = this one went zero-copy
+    if (send_zc_ && len >= config_.zero_copy_min && zero_copy_peer(op.fd)) {
+        op.addr_len = 1;
+        ++stats_.zero_copy_sends;
+        io_uring_prep_send_zc(sqe, op.fd, data, len, MSG_NOSIGNAL, 0);
+    } else {
+        io_uring_prep_send(sqe, op.fd, data, len, MSG_NOSIGNAL);
+    }
+}
+
+// Whether sends on `fd` may go zero-copy: a TCP peer on another host (on
+// this host the kernel keeps the pages until the reader has read them, so a
+// cancelled send could not finish while the reader waits). Decided once per
+// socket.
+bool io_uring_backend::zero_copy_peer(int fd) {
+    fd_slot& s = slot(fd);
+    if (s.zero_copy >= 0) return s.zero_copy == 1;
+    sockaddr_storage peer{}, self{};
+    socklen_t plen = sizeof peer, slen = sizeof self;
+    bool remote = false;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&self), &slen) == 0) {
+        if (peer.ss_family == AF_INET) {
+            auto& p = reinterpret_cast<const sockaddr_in&>(peer).sin_addr;
+            auto& l = reinterpret_cast<const sockaddr_in&>(self).sin_addr;
+            remote = (ntohl(p.s_addr) >> 24) != 127 && p.s_addr != l.s_addr;
+        } else if (peer.ss_family == AF_INET6) {
+            auto& p = reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr;
+            auto& l = reinterpret_cast<const sockaddr_in6&>(self).sin6_addr;
+            remote = !IN6_IS_ADDR_LOOPBACK(&p) && !IN6_IS_ADDR_V4MAPPED(&p) &&
+                     std::memcmp(&p, &l, sizeof p) != 0;
+        }
+        remote = remote || (config_.zero_copy_local &&
+                            (peer.ss_family == AF_INET || peer.ss_family == AF_INET6));
+    }
+    s.zero_copy = remote ? 1 : 0;
+    return remote;
+}
+
+io_uring_backend::fd_slot& io_uring_backend::slot(int fd) {
+    auto i = static_cast<std::size_t>(fd);
+    if (i >= slots_.size()) slots_.resize(std::max(i + 1, slots_.size() * 2));
+    return slots_[i];
+}
+
+void io_uring_backend::link(operation& op) {
+    op.prev = nullptr;
+    op.next = head_;
+    if (head_ != nullptr) head_->prev = &op;
+    head_ = &op;
+    ++slot(op.fd).in_kernel;
+    ++in_flight_;
+}
+
+void io_uring_backend::unlink(operation& op) noexcept {
+    (op.prev ? op.prev->next : head_) = op.next;
+    if (op.next != nullptr) op.next->prev = op.prev;
+    op.prev = op.next = nullptr;
+    --slots_[static_cast<std::size_t>(op.fd)].in_kernel;
+}
+
+// Flushes and waits for at least one CQE, then reaps (close and drain).
+void io_uring_backend::wait_some() noexcept {
+    ++stats_.kernel_waits;
+    io_uring_cqe* cqe = nullptr;
+    int r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, nullptr, nullptr);
+    (void)r; // EINTR and friends: just reap what there is and wait again
+    reap();
+}
+
+std::size_t io_uring_backend::reap() noexcept {
+    std::size_t before = ready_.size();
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+        ++seen;
+        std::uint64_t ud = cqe->user_data;
+        if (ud == 0 || ud == LIBURING_UDATA_TIMEOUT) continue;
+        if (auto t = static_cast<tag>(ud >> 56); t != tag::none)
+            on_multishot(t, static_cast<int>(ud & 0xffffffffu), cqe->res, cqe->flags);
+        else
+            complete(*reinterpret_cast<operation*>(static_cast<std::uintptr_t>(ud)), cqe->res,
+                     cqe->flags);
+    }
+    io_uring_cq_advance(&ring_, seen);
+    return ready_.size() - before;
+}
+
+void io_uring_backend::complete(operation& op, int res, unsigned flags) noexcept {
+    if (&op == &wake_op_) {
+        wake_armed_ = false;
+        wake_op_.state = op_state::done;
+        return;
+    }
+    if (flags & IORING_CQE_F_NOTIF) { // zero-copy send: the kernel let go of the buffer
+        res = op.result;
+    } else if (flags & IORING_CQE_F_MORE) { // zero-copy send: the notification follows
+        op.result = res;
+        return;
+    }
+    const bool may_retry = !draining_ && !op.cancel_requested;
+    if (res == -EOPNOTSUPP && op.addr_len == 1 &&
+        (op.code == op_code::send ||
+         op.code == op_code::send_all)) { // this socket cannot send zero-copy: send it plainly
+        slot(op.fd).zero_copy = 0;
+        prepare(op, false);
+        return;
+    }
+    if (res == -EAGAIN && may_retry) { // old kernels: wait for readiness, then retry
+        prepare(op, true);
+        return;
+    }
+    if (op.code == op_code::send_all && res >= 0) {
+        op.done += static_cast<std::size_t>(res);
+        if (op.done < op.length) {
+            if (res > 0 && may_retry) {
+                prepare(op, false);
+                return;
+            }
+            res = res > 0 ? -ECANCELED : -EPIPE;
+        } else {
+            res = 0;
+        }
+    }
+    if (draining_ && op.code == op_code::accept && res >= 0) {
+        ::close(res); // accepted after the loop stopped wanting it
+        res = -ECANCELED;
+    }
+    unlink(op);
+    if (op.code == op_code::recv_pooled && res <= 0) release_buffer(op.buffer_id);
+    finish(op, res);
+}
+
+// The operation is over: its result goes to its waiter.
+void io_uring_backend::finish(operation& op, int res) noexcept {
+    --in_flight_;
+    enqueue_ready(op, res);
+}
+
+void io_uring_backend::enqueue_ready(operation& op, int res) noexcept {
+    ++stats_.completed;
+    op.result = res;
+    op.state = op_state::done;
+    ready_.push(op.waiter);
+}
+
+std::unique_ptr<backend> make_io_uring_backend(ready_queue& ready, const backend_config& config,
+                                               std::string& why_not, bool& resource_error) {
+    auto b = std::make_unique<io_uring_backend>(ready, config);
     why_not = b->init(resource_error);
     if (!why_not.empty()) return nullptr;
     return b;

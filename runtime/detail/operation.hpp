@@ -21,12 +21,16 @@ enum class op_code : std::uint8_t {
     read,     // read(2) on a non-socket fd (eventfd, signalfd); result: bytes
     recvmsg,  // buffer: msghdr*; flags MSG_TRUNC: result is the datagram's full length
     sendmsg,  // buffer: const msghdr*; result: bytes sent
+    // A receive into a buffer of the loop's pool, taken only when data is
+    // there: result bytes (0 = EOF); on success `buffer` is the data and
+    // `buffer_id` the pool buffer, which the awaitable turns into a lease.
+    recv_pooled,
 };
 
 /// True for operations that wait for readability (the rest wait for writability).
 constexpr bool is_read_side(op_code c) noexcept {
     return c == op_code::accept || c == op_code::recv || c == op_code::read ||
-           c == op_code::recvmsg;
+           c == op_code::recvmsg || c == op_code::recv_pooled;
 }
 
 enum class op_state : std::uint8_t { idle, in_flight, done };
@@ -43,6 +47,7 @@ struct operation {
     op_state state = op_state::idle;
     bool internal = false;         // owned by a backend: completion resumes nobody
     bool cancel_requested = false; // a cancel was asked for: never resubmit
+    std::uint16_t buffer_id = 0;   // recv_pooled: the pool buffer holding the data
     int fd = -1;
     int result = 0;         // >= 0 value, < 0 is -errno
     void* buffer = nullptr; // data buffer, or the address for accept/connect
