@@ -1,10 +1,12 @@
 #include "runtime/event_loop.hpp"
 
+#include "runtime/detail/frame_pool.hpp"
 #include "runtime/detail/io_awaitable.hpp"
 #include "runtime/thread_pool.hpp"
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
@@ -42,8 +44,14 @@ void report_escaped(std::exception_ptr e) noexcept {
 // A detached coroutine: starts when the loop first resumes it, destroys
 // itself when it finishes, and is linked in the loop's list meanwhile so
 // that teardown can find it. It runs in its own scope, nested in `parent`.
+// Its frame comes from the thread's frame pool, like a task's.
 struct detached {
     struct promise_type {
+        static void* operator new(std::size_t n) { return detail::frame_pool::allocate(n); }
+        static void operator delete(void* p, std::size_t n) noexcept {
+            detail::frame_pool::deallocate(p, n);
+        }
+
         event_loop::spawned_node node;
         event_loop* loop = current_;
         cancel_scope own;

@@ -9,8 +9,14 @@
 // cancelling that scope cancels whatever the task waits on. Destroying a task
 // that has not finished destroys its frame (the loop does this only at
 // teardown, after every operation inside it has been cancelled and joined).
+//
+// Frames come from the thread's frame pool (detail/frame_pool.hpp): once it
+// has warmed up, creating and finishing tasks allocates nothing.
+
+#include "runtime/detail/frame_pool.hpp"
 
 #include <coroutine>
+#include <cstddef>
 #include <exception>
 #include <optional>
 #include <utility>
@@ -27,6 +33,10 @@ struct task_promise_base {
     std::coroutine_handle<> continuation = std::noop_coroutine();
     std::exception_ptr error;
     cancel_scope* scope = nullptr; // where this coroutine's waits are cancelled from
+
+    // The frame: from the thread's pool, returned with its size (no header).
+    static void* operator new(std::size_t n) { return frame_pool::allocate(n); }
+    static void operator delete(void* p, std::size_t n) noexcept { frame_pool::deallocate(p, n); }
 
     std::suspend_always initial_suspend() noexcept { return {}; }
 
