@@ -38,9 +38,9 @@ struct [[nodiscard]] recv_awaitable : io_awaitable {
 /// co_await → result<buffer_lease>: the bytes received, in a buffer of the
 /// loop's pool (at most loop_options::pool_buffer_size bytes); an empty lease
 /// means EOF. The buffer is taken only when data has arrived, so sockets that
-/// wait cost no buffer. Errors: as recv_awaitable's. Cancelled, it returns
-/// operation_canceled and no bytes are lost: data the kernel had already
-/// received stays queued for the next receive on the socket.
+/// wait cost no buffer (io_uring with fast paths off: when the receive starts). Errors: as
+/// recv_awaitable's. Cancelled, it returns operation_canceled and no bytes are lost: data the
+/// kernel had already received stays queued for the next receive on the socket.
 struct [[nodiscard]] recv_pooled_awaitable : io_awaitable {
     explicit recv_pooled_awaitable(int fd) noexcept {
         op = make_op(op_code::recv_pooled, fd, nullptr, 0);

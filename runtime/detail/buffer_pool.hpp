@@ -2,7 +2,7 @@
 // The loop's pool of receive buffers: `capacity` buffers of `buffer_size`
 // bytes in one block, named by a 16-bit id (io_uring's buffer id).
 //
-// Memory is reserved at once but a page costs RSS only once the kernel has
+// Address space is reserved at once but a page costs RSS only once the kernel has
 // written into it, and ids are handed out most-recently-returned first, so
 // the resident part grows with the number of buffers in use at the same time
 // (active connections), not with the number of open sockets.
@@ -21,8 +21,9 @@ namespace coronet::detail {
 
 class buffer_pool {
 public:
-    /// Reserves `capacity` buffers of `buffer_size` bytes (page aligned).
-    /// Throws std::bad_alloc when the block cannot be reserved.
+    /// Reserves address space for `capacity` buffers of `buffer_size` bytes
+    /// (page aligned, no commit charge). Throws std::bad_alloc when the
+    /// address space cannot be reserved.
     buffer_pool(std::size_t buffer_size, std::uint16_t capacity);
 
     std::size_t buffer_size() const noexcept { return size_; }
@@ -43,6 +44,7 @@ public:
 
 private:
     struct free_block {
+        std::size_t bytes;
         void operator()(std::byte* p) const noexcept;
     };
     std::size_t size_;

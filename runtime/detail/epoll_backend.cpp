@@ -160,22 +160,12 @@ public:
             ++in_flight_;
             return false;
         }
+        if (r == -EAGAIN) r = register_fd(op.fd, st);
         if (r != -EAGAIN) {
             op.result = r;
             op.state = op_state::done;
             ++stats_.completed;
             return true;
-        }
-        if (!st.registered) {
-            epoll_event ev{};
-            ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-            ev.data.fd = op.fd;
-            if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, op.fd, &ev) < 0 && errno != EEXIST) {
-                op.result = -errno;
-                op.state = op_state::done;
-                return true;
-            }
-            st.registered = true;
         }
         op.state = op_state::in_flight;
         (is_read_side(op.code) ? st.readers : st.writers).push(op);
@@ -191,15 +181,20 @@ public:
 
     void release_buffer(std::uint16_t id) noexcept override {
         pool().give(id);
-        if (operation* op = buffer_waiters_.head) { // the first waiter gets it
+        // The first waiter whose socket has data gets it; those that find
+        // their socket empty wait for its next edge instead.
+        while (operation* op = buffer_waiters_.head) {
             buffer_waiters_.remove(*op);
             op->done = 0;
             fd_state& st = fds_[static_cast<std::size_t>(op->fd)];
-            int r = st.drained && !st.peer_closed ? -EAGAIN : attempt(*op, st);
-            if (r == -EAGAIN)
+            int r = st.drained && !st.peer_closed && st.registered ? -EAGAIN : attempt(*op, st);
+            if (r == -EAGAIN) r = register_fd(op->fd, st);
+            if (r == -EAGAIN) {
                 st.readers.push(*op);
-            else
-                complete(*op, r); // not -ENOBUFS: a buffer was just given back
+                continue;
+            }
+            complete(*op, r);  // not -ENOBUFS: a buffer was just given back
+            if (r > 0) return; // it took the buffer
         }
     }
 
@@ -281,6 +276,18 @@ private:
             if (errno == EINTR) return 0;
             throw std::system_error(errno, std::generic_category(), "epoll_wait");
         }
+    }
+
+    // Adds `fd` to the epoll set once (edge triggered, both directions).
+    // Returns -EAGAIN (go and wait) or the error that prevents waiting.
+    int register_fd(int fd, fd_state& st) noexcept {
+        if (st.registered) return -EAGAIN;
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+        ev.data.fd = fd;
+        if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST) return -errno;
+        st.registered = true;
+        return -EAGAIN;
     }
 
     wait_list& list_of(operation& op) noexcept {

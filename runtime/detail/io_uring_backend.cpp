@@ -108,7 +108,7 @@ std::string io_uring_backend::init(bool& resource_error) {
         // own: they are tried, and an EINVAL completion turns them off.
         multishot_accept_ = multishot_recv_ = true;
         add_feature("multishot_accept");
-        setup_buffer_ring(); // turns multishot_recv_ off when there is no buffer ring
+        probe_buffer_ring(); // turns multishot_recv_ off when there is no buffer ring
     }
     if (send_zc_) add_feature("send_zc");
     if (ring_.features & IORING_FEAT_EXT_ARG) add_feature("ext_arg");
@@ -129,8 +129,10 @@ void io_uring_backend::add_feature(const char* f) {
 
 bool io_uring_backend::submit(operation& op) {
     ++stats_.submitted;
-    if (op.code == op_code::recv_pooled)
+    if (op.code == op_code::recv_pooled) {
+        if (buf_ring_ == nullptr && multishot_recv_) setup_buffer_ring(); // first use
         return buf_ring_ != nullptr ? submit_on_socket(op) : submit_pooled_plain(op);
+    }
     if (op.code == op_code::accept && multishot_accept_) return submit_on_socket(op);
     if (op.code == op_code::recv && static_cast<std::size_t>(op.fd) < slots_.size() &&
         socket_busy(slots_[static_cast<std::size_t>(op.fd)]))

@@ -96,6 +96,7 @@ private:
     void enqueue_ready(operation& op, int res) noexcept;
 
     // io_uring_multishot.cpp
+    void probe_buffer_ring();
     void setup_buffer_ring();
     bool submit_on_socket(operation& op);
     bool submit_pooled_plain(operation& op);

@@ -52,27 +52,45 @@ bool io_uring_backend::links_timeout(const operation& op) const noexcept {
     return true;
 }
 
-void io_uring_backend::setup_buffer_ring() {
-    buffer_pool& p = pool();
-    buf_ring_entries_ = std::bit_ceil(std::uint32_t(p.capacity()));
-    std::size_t bytes = (buf_ring_entries_ * sizeof(io_uring_buf) + 4095) / 4096 * 4096;
-    void* mem = std::aligned_alloc(4096, bytes);
-    if (mem == nullptr) return;
+// Registers a buffer ring of `entries` at `mem` (page aligned); false if the
+// kernel has no buffer rings (before 5.19).
+static bool register_ring(io_uring& ring, void* mem, std::uint32_t entries) {
     io_uring_buf_reg reg{};
     reg.ring_addr = reinterpret_cast<std::uintptr_t>(mem);
-    reg.ring_entries = buf_ring_entries_;
+    reg.ring_entries = entries;
     reg.bgid = buffer_group;
-    if (io_uring_register_buf_ring(&ring_, &reg, 0) != 0) { // before 5.19: plain receives
+    return io_uring_register_buf_ring(&ring, &reg, 0) == 0;
+}
+
+// At setup: whether the kernel takes a buffer ring (a one-entry ring,
+// registered and dropped). The pool itself is reserved on first use.
+void io_uring_backend::probe_buffer_ring() {
+    void* mem = std::aligned_alloc(4096, 4096);
+    bool ok = mem != nullptr && register_ring(ring_, mem, 1);
+    if (ok) io_uring_unregister_buf_ring(&ring_, buffer_group);
+    std::free(mem);
+    multishot_recv_ = ok;
+    if (ok) add_feature("provided_buffers multishot_recv");
+}
+
+// The first pooled receive: reserve the pool, register its ring, provide a
+// first batch of buffers. On failure pooled receives take the plain path.
+void io_uring_backend::setup_buffer_ring() {
+    buffer_pool& p = pool();
+    std::uint32_t entries = std::bit_ceil(std::uint32_t(p.capacity()));
+    std::size_t bytes = (entries * sizeof(io_uring_buf) + 4095) / 4096 * 4096;
+    void* mem = std::aligned_alloc(4096, bytes);
+    if (mem == nullptr || !register_ring(ring_, mem, entries)) {
         std::free(mem);
         multishot_recv_ = false;
         return;
     }
+    buf_ring_entries_ = entries;
     buf_ring_ = static_cast<io_uring_buf_ring*>(mem);
     io_uring_buf_ring_init(buf_ring_);
     meta_.resize(p.capacity());
     for (; provided_ < std::min<std::uint32_t>(ring_growth, p.capacity()); ++provided_)
         provide(static_cast<std::uint16_t>(provided_));
-    add_feature("provided_buffers multishot_recv");
 }
 
 bool io_uring_backend::socket_busy(const fd_slot& s) const noexcept {
@@ -266,7 +284,6 @@ void io_uring_backend::release_buffer(std::uint16_t id) noexcept {
         pool().give(id);
         if (operation* op = pool_waiters_.pop()) {
             --in_flight_; // counted again by submit_pooled_plain
-            --stats_.submitted;
             submit_pooled_plain(*op);
         }
         return;
