@@ -162,3 +162,55 @@ TEST_CASE("allocation: connection churn allocates nothing per connection") {
     // frame and the client's recv task, 500 times.
     CHECK(test::run(measure_churn()) == 0);
 }
+
+namespace {
+
+// The server side of a pooled echo: each receive borrows a pool buffer,
+// the bytes go back from it, and the lease returns the buffer.
+task<> pooled_echo(tcp_stream s) {
+    for (;;) {
+        auto data = co_await s.recv_pooled();
+        if (!data || data->empty()) co_return;
+        if (!co_await s.send_all(data->bytes())) co_return;
+    }
+}
+
+task<> serve_pooled_echo(tcp_listener& l) {
+    auto c = co_await l.accept();
+    if (c) spawn(pooled_echo(std::move(*c)));
+}
+
+// The client receives with recv_pooled too.
+task<bool> pooled_ping_pong(tcp_stream& c, int rounds) {
+    std::byte msg[64] = {std::byte{5}};
+    for (int i = 0; i < rounds; ++i) {
+        if (!co_await c.send_all(msg)) co_return false;
+        for (std::size_t got = 0; got < sizeof msg;) {
+            auto r = co_await c.recv_pooled();
+            if (!r || r->empty()) co_return false;
+            got += r->size();
+        }
+    }
+    co_return true;
+}
+
+task<std::size_t> measure_pooled() {
+    auto l = test::listen_loopback();
+    spawn(serve_pooled_echo(l));
+    auto c = (co_await tcp_stream::connect(l.local_address())).value();
+    CHECK(co_await ping_pong(c, 200));        // warm-up, plain receives on this side
+    CHECK(co_await pooled_ping_pong(c, 200)); // warm-up: the pool is reserved now
+    std::size_t plain = co_await allocations_during(ping_pong(c, 2000));
+    std::size_t pooled = co_await allocations_during(pooled_ping_pong(c, 2000));
+    MESSAGE("pooled echo: " << plain << " allocations over 2000 round trips with a plain client, "
+                            << pooled << " with a pooled one");
+    CHECK(current_loop().stats().pool_buffers_in_use <= 1); // the server's receive may wait
+    co_return plain + pooled;
+}
+
+} // namespace
+
+TEST_CASE("allocation: a steady pooled echo (recv_pooled, send_all of the lease) allocates "
+          "nothing") {
+    CHECK(test::run(measure_pooled()) == 0);
+}

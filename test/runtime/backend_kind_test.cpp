@@ -122,3 +122,81 @@ TEST_CASE("backend_kind: falls back to epoll when seccomp returns EPERM for io_u
 TEST_CASE("backend_kind: falls back to epoll when the kernel has no io_uring (ENOSYS)") {
     CHECK(in_child([] { return fallback_child(ENOSYS, "ENOSYS"); }) == 0);
 }
+
+namespace {
+
+bool has_word(const std::string& words, const char* w) {
+    return (" " + words + " ").find(std::string(" ") + w + " ") != std::string::npos;
+}
+
+// In a child: CORONET_FAST_PATHS=`value`; 0 if configured_fast_paths() and a
+// loop agree with `expected`.
+int fast_paths_child(const char* value, bool expected) {
+    ::setenv("CORONET_FAST_PATHS", value, 1);
+    if (configured_fast_paths() != expected) return 2;
+    event_loop loop;
+    if (loop.fast_paths() != expected) return 3;
+    if (loop.backend() == backend_kind::io_uring && !expected) {
+        // Plain mode: none of the optional kernel features.
+        for (const char* f : {"multishot_accept", "multishot_recv", "provided_buffers", "send_zc",
+                              "linked_timeout", "defer_taskrun", "registered_ring"})
+            if (has_word(loop.backend_features(), f)) return 4;
+    }
+    return loop.run_until_complete(echo_once()) == 0 ? 0 : 5;
+}
+
+} // namespace
+
+TEST_CASE("backend_kind: CORONET_FAST_PATHS accepts 1|on|0|off, and unset or empty means on") {
+    CHECK(in_child([] { return fast_paths_child("1", true); }) == 0);
+    CHECK(in_child([] { return fast_paths_child("on", true); }) == 0);
+    CHECK(in_child([] { return fast_paths_child("", true); }) == 0);
+    CHECK(in_child([] { return fast_paths_child("0", false); }) == 0);
+    CHECK(in_child([] { return fast_paths_child("off", false); }) == 0);
+    CHECK(in_child([] {
+              ::unsetenv("CORONET_FAST_PATHS");
+              return configured_fast_paths() ? 0 : 1;
+          }) == 0);
+}
+
+TEST_CASE("backend_kind: a bad CORONET_FAST_PATHS is a clear error and no loop is made") {
+    for (const char* bad : {"yes", "true", "2", "ON", " 1", "of"}) {
+        CAPTURE(bad);
+        int code = in_child([bad] {
+            ::setenv("CORONET_FAST_PATHS", bad, 1);
+            try {
+                (void)configured_fast_paths();
+                return 1;
+            } catch (const std::invalid_argument& e) {
+                std::string msg = e.what();
+                if (msg.find("CORONET_FAST_PATHS") == std::string::npos) return 2;
+                if (msg.find(std::string("'") + bad + "'") == std::string::npos) return 3;
+                if (msg.find('\n') != std::string::npos) return 4;
+            }
+            try {
+                event_loop loop;
+                return 5;
+            } catch (const std::invalid_argument&) {
+            }
+            if (event_loop::current() != nullptr) return 6;
+            // An explicit option does not read the variable: this loop is made.
+            loop_options o;
+            o.fast_paths = false;
+            event_loop loop(o);
+            if (loop.fast_paths()) return 7;
+            return loop.run_until_complete(echo_once()) == 0 ? 0 : 8;
+        });
+        CHECK(code == 0);
+    }
+}
+
+TEST_CASE("backend_kind: loop_options::fast_paths beats CORONET_FAST_PATHS") {
+    int code = in_child([] {
+        ::setenv("CORONET_FAST_PATHS", "0", 1);
+        loop_options o;
+        o.fast_paths = true;
+        event_loop loop(o);
+        return loop.fast_paths() ? 0 : 1;
+    });
+    CHECK(code == 0);
+}
