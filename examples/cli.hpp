@@ -1,7 +1,8 @@
 #pragma once
 // Command-line handling shared by the examples: --host, --port, --backend,
-// for servers --grace, for clients --message and --count, and, for programs
-// that ask for them (`extras`), --unix PATH and --connections/--messages.
+// --fast-paths on|off (loop_options::fast_paths), for servers --grace, for
+// clients --message and --count, and, for programs that ask for them
+// (`extras`), --unix PATH, --connections/--messages and --stats.
 // --help prints the usage and exits 0; an unknown flag or a bad value prints
 // one line and exits 2.
 //
@@ -32,6 +33,7 @@ enum extra : unsigned {
     names = 1,       ///< the program resolves a --host name itself
     unix_socket = 2, ///< --unix PATH: a Unix socket (a path, or @name) instead of TCP
     connections = 4, ///< --connections N, --messages M instead of --count (multiconn_client)
+    stats = 8,       ///< --stats (no value): print the loop's counters at exit
 };
 
 struct options {
@@ -46,6 +48,7 @@ struct options {
     unsigned long connections = 10;
     unsigned long messages = 5;
     std::chrono::milliseconds grace{5000};
+    bool stats = false; ///< --stats
 };
 
 /// Where the program talks: the Unix path, "127.0.0.1:80", "[::1]:80" or "localhost:80".
@@ -58,6 +61,25 @@ inline std::string endpoint(const options& o) {
 [[noreturn]] inline void usage_error(const char* prog, const std::string& what) {
     fmt::print(stderr, "{}: {} (see --help)\n", prog, what);
     std::exit(2);
+}
+
+/// A server's first lines: "listening on WHERE (backend: NAME)", then
+/// "backend features: ..." (what the kernel gave the backend).
+template <class Address>
+void print_listening(const Address& where) {
+    const coronet::event_loop& loop = coronet::current_loop();
+    fmt::print("listening on {} (backend: {})\nbackend features: {}\n", where,
+               coronet::to_string(loop.backend()), loop.backend_features());
+}
+
+/// One line with every loop_stats counter, e.g. for --stats.
+inline void print_stats(const coronet::loop_stats& s) {
+    fmt::print("stats: turns={} submitted={} completions={} kernel_waits={} in_flight={} "
+               "zero_copy_sends={} pool_in_use={} pool_peak={} pool_buffers={} "
+               "pool_buffer_size={}\n",
+               s.turns, s.operations_submitted, s.completions, s.kernel_waits, s.in_flight,
+               s.zero_copy_sends, s.pool_buffers_in_use, s.pool_buffers_peak, s.pool_buffers,
+               s.pool_buffer_size);
 }
 
 template <class T>
@@ -80,8 +102,12 @@ inline options parse(int argc, char** argv, const char* usage, bool client, unsi
             fmt::print("{}", usage);
             std::exit(0);
         }
+        if ((extras & stats) && flag == "--stats") {
+            o.stats = true;
+            continue;
+        }
         bool known = flag == "--host" || flag == "--port" || flag == "--backend" ||
-                     (client && flag == "--message") ||
+                     flag == "--fast-paths" || (client && flag == "--message") ||
                      (client && !(extras & connections) && flag == "--count") ||
                      (!client && flag == "--grace") ||
                      ((extras & unix_socket) && flag == "--unix") ||
@@ -97,6 +123,10 @@ inline options parse(int argc, char** argv, const char* usage, bool client, unsi
             o.loop.backend = coronet::parse_backend_kind(value);
             if (!o.loop.backend)
                 usage_error(prog, fmt::format("--backend: '{}' is not auto|io_uring|epoll", value));
+        } else if (flag == "--fast-paths") {
+            if (value != "on" && value != "off")
+                usage_error(prog, fmt::format("--fast-paths: '{}' is not on|off", value));
+            o.loop.fast_paths = value == "on";
         } else if (flag == "--grace") {
             o.grace = std::chrono::milliseconds(number<unsigned>(prog, flag, value, 3'600'000));
         } else if (flag == "--message") {
@@ -133,7 +163,9 @@ inline options parse(int argc, char** argv, const char* usage, bool client, unsi
 }
 
 /// Runs the program's main task; a backend that cannot start is one line, exit 1.
+/// stdout is line-buffered, so a pipe sees each line when it is printed.
 inline int run(coronet::task<int> main, const options& o, const char* prog) {
+    std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ);
     try {
         return coronet::run(std::move(main), o.loop);
     } catch (const std::exception& e) {

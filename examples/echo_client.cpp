@@ -58,7 +58,7 @@ task<int> main_task(example::options opts) {
 int main(int argc, char** argv) {
     const char* usage =
         "usage: echo_client [--host ADDR|NAME] [--port N] [--unix PATH] [--message TEXT]\n"
-        "                   [--count N] [--backend auto|io_uring|epoll]\n"
+        "                   [--count N] [--backend auto|io_uring|epoll] [--fast-paths on|off]\n"
         "Sends TEXT N times to an echo server (on the Unix socket PATH, if given; @NAME is\n"
         "abstract) and verifies every echo.\n";
     auto opts = example::parse(argc, argv, usage, true, example::names | example::unix_socket);

@@ -3,6 +3,7 @@
 // lets open connections finish for --grace milliseconds, cancels the rest.
 //
 // Run:   build/examples/echo_server [--host 127.0.0.1|localhost] [--port 65432] [--backend auto]
+//                                   [--fast-paths on|off] [--stats]
 //        build/examples/echo_server --unix /tmp/echo.sock      (or --unix @echo: abstract)
 // Then:  build/examples/echo_client (or the seed's Python client); Ctrl-C stops it.
 #include "examples/cli.hpp"
@@ -12,22 +13,19 @@
 #include "runtime/timeout.hpp"
 #include "runtime/when_all.hpp"
 
-#include <array>
-#include <cstdio>
-
 using namespace coronet;
 using namespace std::chrono_literals;
 
-// Echoes every byte back until the peer closes its side, then closes ours.
-// The same code serves tcp_stream and unix_stream.
+// Echoes every byte back until the peer closes its side, then closes ours (tcp_stream or
+// unix_stream). Data arrives in buffers lent by the loop's pool: memory grows with the
+// connections that have data, not with those that wait.
 template <class Stream>
 task<> echo(Stream conn) {
-    std::array<std::byte, 16384> buf;
     for (;;) {
-        auto n = co_await conn.recv(buf);
-        if (!n || *n == 0) co_return; // reset, cancelled, or EOF after everything was echoed
-        if (!co_await conn.send_all(std::span(buf).first(*n))) co_return;
-    }
+        auto data = co_await conn.recv_pooled();
+        if (!data || data->empty()) co_return; // reset, cancelled, or EOF: all echoed
+        if (!co_await conn.send_all(data->bytes())) co_return;
+    } // each lease gives its buffer back at the end of its iteration
 }
 
 template <class Listener>
@@ -56,28 +54,26 @@ task<int> run_server(result<Listener> listener, example::options opts) {
                    listener.error().message());
         co_return 1;
     }
-    fmt::print("listening on {} (backend: {})\n", listener->local_address(),
-               to_string(current_loop().backend()));
-    std::fflush(stdout);
+    example::print_listening(listener->local_address());
     task_group connections;
     co_await when_any(serve(*listener, connections), next_signal(stop));
     listener->close(); // a Unix socket's file is removed
     fmt::print("shutting down: finishing {} connection(s)\n", connections.size());
-    std::fflush(stdout);
     if (!co_await with_timeout(opts.grace, connections.join())) // cancels what is left
         fmt::print("grace period over: remaining connections cancelled\n");
+    if (opts.stats) example::print_stats(current_loop().stats());
     co_return 0;
 }
 
 int main(int argc, char** argv) {
     const char* usage =
-        "usage: echo_server [--host ADDR|NAME] [--port N] [--unix PATH] [--grace MS]\n"
-        "                   [--backend auto|io_uring|epoll]\n"
-        "Echoes TCP connections on ADDR:N (default 127.0.0.1:65432; 0 = any free "
-        "port;\na NAME binds its first address), or on the Unix socket PATH "
-        "(@NAME: abstract;\na stale socket file is replaced, a live one is not). "
-        "On SIGINT/SIGTERM, open\nconnections get MS ms (default 5000) to finish.\n";
-    auto opts = example::parse(argc, argv, usage, false, example::unix_socket);
+        "usage: echo_server [--host ADDR|NAME] [--port N] [--unix PATH] [--grace MS] [--stats]\n"
+        "                   [--backend auto|io_uring|epoll] [--fast-paths on|off]\n"
+        "Echoes TCP on ADDR:N (default 127.0.0.1:65432; 0: any free port; NAME: its first\n"
+        "address), or on the Unix socket PATH (@NAME: abstract; a stale socket file is\n"
+        "replaced, a live one is not). On SIGINT/SIGTERM, open connections get MS ms\n"
+        "(default 5000) to finish; then --stats prints the loop's counters.\n";
+    auto opts = example::parse(argc, argv, usage, false, example::unix_socket | example::stats);
     auto main =
         opts.unix_path.empty()
             ? run_server(tcp_listener::bind(opts.address), opts)

@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
     const char* usage =
         "usage: multiconn_client [--connections N] [--messages M] [--message TEXT]\n"
         "                        [--host ADDR|NAME] [--port N] [--unix PATH]\n"
-        "                        [--backend auto|io_uring|epoll]\n"
+        "                        [--backend auto|io_uring|epoll] [--fast-paths on|off]\n"
         "Opens N connections (default 10) to an echo server at once, sends M messages\n"
         "(default 5) on each, verifies every echo and prints a summary; exit 1 on any error.\n";
     auto opts = example::parse(argc, argv, usage, true,

@@ -63,7 +63,7 @@ task<int> main_task(example::options opts) {
 int main(int argc, char** argv) {
     const char* usage =
         "usage: object_client [--host ADDR] [--port N] [--message CUSTOMER] [--count N]\n"
-        "                     [--backend auto|io_uring|epoll]\n"
+        "                     [--backend auto|io_uring|epoll] [--fast-paths on|off]\n"
         "Sends N orders for CUSTOMER to an object_server and verifies every receipt.\n";
     auto opts = example::parse(argc, argv, usage, true);
     return example::run(main_task(opts), opts, "object_client");

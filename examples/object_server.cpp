@@ -70,11 +70,12 @@ task<int> main_task(example::options opts) {
 }
 
 int main(int argc, char** argv) {
-    const char* usage = "usage: object_server [--host ADDR] [--port N] [--grace MS]\n"
-                        "                     [--backend auto|io_uring|epoll]\n"
-                        "Answers JSON orders with receipts on ADDR:N (default 127.0.0.1:65432; "
-                        "0 = any free port).\nOn SIGINT/SIGTERM, open connections get MS ms "
-                        "(default 5000) to finish.\n";
+    const char* usage =
+        "usage: object_server [--host ADDR] [--port N] [--grace MS]\n"
+        "                     [--backend auto|io_uring|epoll] [--fast-paths on|off]\n"
+        "Answers JSON orders with receipts on ADDR:N (default 127.0.0.1:65432; "
+        "0 = any free port).\nOn SIGINT/SIGTERM, open connections get MS ms "
+        "(default 5000) to finish.\n";
     auto opts = example::parse(argc, argv, usage, false);
     return example::run(main_task(opts), opts, "object_server");
 }

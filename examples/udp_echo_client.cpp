@@ -59,7 +59,7 @@ task<int> main_task(example::options opts) {
 int main(int argc, char** argv) {
     const char* usage =
         "usage: udp_echo_client [--host ADDR] [--port N] [--message TEXT] [--count N]\n"
-        "                       [--backend auto|io_uring|epoll]\n"
+        "                       [--backend auto|io_uring|epoll] [--fast-paths on|off]\n"
         "Sends TEXT as a datagram N times to a UDP echo server and verifies every echo;\n"
         "an echo missing after 2 s is an error (exit 1).\n";
     auto opts = example::parse(argc, argv, usage, true);

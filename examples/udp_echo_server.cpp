@@ -50,10 +50,11 @@ task<int> main_task(example::options opts) {
 }
 
 int main(int argc, char** argv) {
-    const char* usage = "usage: udp_echo_server [--host ADDR] [--port N]\n"
-                        "                       [--backend auto|io_uring|epoll]\n"
-                        "Echoes UDP datagrams on ADDR:N (default 127.0.0.1:65432; 0 = any free "
-                        "port)\nback to their senders until SIGINT/SIGTERM.\n";
+    const char* usage =
+        "usage: udp_echo_server [--host ADDR] [--port N]\n"
+        "                       [--backend auto|io_uring|epoll] [--fast-paths on|off]\n"
+        "Echoes UDP datagrams on ADDR:N (default 127.0.0.1:65432; 0 = any free "
+        "port)\nback to their senders until SIGINT/SIGTERM.\n";
     auto opts = example::parse(argc, argv, usage, false);
     return example::run(main_task(opts), opts, "udp_echo_server");
 }

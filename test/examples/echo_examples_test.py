@@ -55,6 +55,46 @@ def unix_connect(path):
     return s
 
 
+STATS = re.compile(r"^stats: turns=(?P<turns>\d+) submitted=(?P<submitted>\d+) "
+                   r"completions=(?P<completions>\d+) kernel_waits=(?P<kernel_waits>\d+) "
+                   r"in_flight=(?P<in_flight>\d+) zero_copy_sends=(?P<zero_copy_sends>\d+) "
+                   r"pool_in_use=(?P<pool_in_use>\d+) pool_peak=(?P<pool_peak>\d+) "
+                   r"pool_buffers=(?P<pool_buffers>\d+) pool_buffer_size=(?P<pool_buffer_size>\d+)$")
+
+
+def pattern(n, seed=0):
+    """n bytes that are not periodic at any buffer size (so a misplaced chunk shows)."""
+    block = bytes((i * 7 + i // 251 + seed * 13) % 256 for i in range(65521))  # prime length
+    return (block * (n // len(block) + 1))[:n]
+
+
+def echo_concurrently(s, payload):
+    """Sends `payload` from a thread while reading its echo here; returns what came
+    back (at most len(payload) bytes; fewer if the connection ended early)."""
+    errors = []
+
+    def sender():
+        try:
+            s.sendall(payload)
+        except OSError as e:
+            errors.append(e)
+
+    t = threading.Thread(target=sender, daemon=True)
+    t.start()
+    received = bytearray()
+    for _ in range(len(payload) + 1):  # every recv returns >= 1 byte or EOF
+        if len(received) >= len(payload):
+            break
+        chunk = s.recv(min(65536, len(payload) - len(received)))
+        if not chunk:
+            break
+        received += chunk
+    t.join(IO_TIMEOUT)
+    if t.is_alive() or errors:
+        raise AssertionError(f"sender did not finish: {errors}")
+    return bytes(received)
+
+
 def abstract_name():
     return f"@coronet-echo-test-{os.getpid()}-{time.monotonic_ns()}"
 
@@ -108,6 +148,38 @@ class EchoExamplesTest(EchoPairContract, ExampleTestMixin, unittest.TestCase):
             self.assertEqual(len(received), len(payload))
             self.assertTrue(bytes(received) == payload, "echoed bytes differ")
             self.assertTrue(eof, "no EOF after the echo")
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
+    def test_large_message_echoed_intact(self):
+        # 1 MiB through the pooled echo: many pool buffers in turn, sent while the
+        # client is still sending (a thread), so both directions are full at times.
+        payload = pattern(1 << 20)
+        with Server() as srv, connect(srv) as s:
+            self.assertEqual(echo_concurrently(s, payload), payload)
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
+    def test_large_messages_on_several_connections_at_once(self):
+        payloads = [pattern(256 * 1024, seed=i) for i in range(4)]
+        with Server() as srv:
+            socks = [connect(srv) for _ in payloads]
+            try:
+                results = [None] * len(socks)
+
+                def one(i):
+                    results[i] = echo_concurrently(socks[i], payloads[i])
+
+                threads = [threading.Thread(target=one, args=(i,), daemon=True)
+                           for i in range(len(socks))]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join(IO_TIMEOUT * 2)
+                    self.assertFalse(t.is_alive(), "a connection did not finish")
+                for i, payload in enumerate(payloads):
+                    self.assertTrue(results[i] == payload, f"connection {i}: echo differs")
+            finally:
+                for s in socks:
+                    s.close()
             self.assertEqual(srv.stop(), 0, srv.stderr)
 
     def test_many_concurrent_clients(self):
@@ -167,6 +239,7 @@ class EchoExamplesTest(EchoPairContract, ExampleTestMixin, unittest.TestCase):
         with Server(extra=["--grace", "20000"]) as srv, connect(srv) as s:
             s.sendall(b"before")
             self.assertEqual(recv_exactly(s, 6), b"before")
+            self.assertTrue(srv.read_line().startswith("backend features: "))
             srv.proc.send_signal(signal.SIGTERM)
             self.assertEqual(srv.read_line(), "shutting down: finishing 1 connection(s)")
             # No new connections are accepted now...
@@ -190,6 +263,103 @@ class EchoExamplesTest(EchoPairContract, ExampleTestMixin, unittest.TestCase):
     def test_sigint_with_open_connection_exits_0(self):
         self.signal_with_open_connection(signal.SIGINT)
 
+    # --- --stats, --fast-paths, features line ---------------------------------
+
+    def stats_at_exit(self, srv):
+        """The counters --stats printed: the last stdout line, after the shutdown line."""
+        lines = srv.stdout.splitlines()
+        self.assertTrue(lines and lines[-1].startswith("stats: "), srv.stdout)
+        self.assertTrue(any(line.startswith("shutting down: ") for line in lines[:-1]),
+                        srv.stdout)
+        m = STATS.match(lines[-1])
+        self.assertIsNotNone(m, lines[-1])
+        return {k: int(v) for k, v in m.groupdict().items()}
+
+    def test_stats_at_sigterm_after_traffic(self):
+        with Server(extra=["--stats"]) as srv:
+            with connect(srv) as s:
+                for i in range(20):
+                    s.sendall(f"message {i}".encode())
+                    self.assertEqual(recv_exactly(s, len(f"message {i}")), f"message {i}".encode())
+                payload = pattern(1 << 20)
+                self.assertEqual(echo_concurrently(s, payload), payload)
+            r = run([ARGS.client, "--port", str(srv.port), "--backend", ARGS.backend,
+                     "--count", "10"])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(srv.stop(signal.SIGTERM), 0, srv.stderr)
+        st = self.stats_at_exit(srv)
+        self.assertGreater(st["turns"], 0, st)
+        self.assertGreater(st["kernel_waits"], 0, st)
+        self.assertGreater(st["completions"], 20, st)  # accepts, receives, sends
+        self.assertEqual(st["in_flight"], 0, st)
+        self.assertEqual(st["submitted"], st["completions"], st)
+        self.assertEqual(st["zero_copy_sends"], 0, "loopback peers are not sent zero-copy "
+                                                   f"by default: {st}")
+        self.assertEqual(st["pool_in_use"], 0, st)
+        self.assertGreaterEqual(st["pool_peak"], 1, st)
+        self.assertLessEqual(st["pool_peak"], st["pool_buffers"], st)
+        self.assertEqual(st["pool_buffers"], 1024, st)       # loop_options' defaults
+        self.assertEqual(st["pool_buffer_size"], 16384, st)
+
+    def test_stats_after_cancelling_busy_and_idle_connections(self):
+        # One connection is stuck mid-echo (the client sends and never reads, so the
+        # server waits in a send holding a pool buffer), one is idle; the grace
+        # period runs out and both are cancelled: nothing may stay in flight or leased.
+        with Server(extra=["--stats", "--grace", "100"]) as srv, \
+                connect(srv) as busy, connect(srv) as idle:
+            idle.sendall(b"ping")
+            self.assertEqual(recv_exactly(idle, 4), b"ping")
+            busy.setblocking(False)
+            chunk = pattern(65536)
+            for _ in range(10_000):  # until the kernel's buffers both ways are full
+                try:
+                    busy.send(chunk)
+                except BlockingIOError:
+                    break
+            else:
+                self.fail("the server kept reading although its echoes were never read")
+            self.assertEqual(srv.stop(signal.SIGTERM), 0, srv.stderr)
+        self.assertIn("grace period over: remaining connections cancelled", srv.stdout)
+        st = self.stats_at_exit(srv)
+        self.assertEqual(st["in_flight"], 0, st)
+        self.assertEqual(st["submitted"], st["completions"], st)
+        self.assertEqual(st["pool_in_use"], 0, st)
+        self.assertGreaterEqual(st["pool_peak"], 1, st)
+
+    def test_no_stats_line_without_the_flag(self):
+        with Server() as srv, connect(srv) as s:
+            s.sendall(b"hi")
+            self.assertEqual(recv_exactly(s, 2), b"hi")
+            s.close()
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+        self.assertNotIn("stats:", srv.stdout)
+
+    def test_backend_features_line_follows_the_banner(self):
+        with Server() as srv:
+            line = srv.read_line()
+            self.assertRegex(line, r"^backend features: \S")
+            if ARGS.backend == "epoll":
+                self.assertIn(line.split(": ", 1)[1], ("epoll_pwait2", "epoll_wait"))
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+
+    def test_fast_paths_flag(self):
+        fast = ("multishot_accept", "multishot_recv", "provided_buffers", "send_zc")
+        for value in ("off", "on"):
+            with self.subTest(fast_paths=value), Server(extra=["--fast-paths", value,
+                                                               "--stats"]) as srv:
+                features = srv.read_line().split()
+                if ARGS.backend == "io_uring" and value == "off":
+                    self.assertFalse(set(fast) & set(features), features)
+                with connect(srv) as s:
+                    payload = pattern(300 * 1024)
+                    self.assertEqual(echo_concurrently(s, payload), payload)
+                r = run([ARGS.client, "--port", str(srv.port), "--backend", ARGS.backend,
+                         "--fast-paths", value, "--count", "5"])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(srv.stop(), 0, srv.stderr)
+                st = self.stats_at_exit(srv)
+                self.assertEqual((st["in_flight"], st["pool_in_use"]), (0, 0), st)
+
     # --- command line ----------------------------------------------------------
 
     def test_help_exits_0(self):
@@ -204,7 +374,8 @@ class EchoExamplesTest(EchoPairContract, ExampleTestMixin, unittest.TestCase):
         cases = [["--bogus"], ["--port", "70000"], ["--port", "abc"], ["--port", ""],
                  ["--port", "-1"], ["--backend", "nope"], ["--host", ""],
                  ["--unix", "/tmp/" + "x" * 200], ["--unix", ""], ["--unix", "@"],
-                 ["--connections", "3"], ["--port"]]
+                 ["--connections", "3"], ["--port"], ["--fast-paths", "maybe"],
+                 ["--fast-paths", ""], ["--fast-paths"]]
         for prog in (ARGS.server, ARGS.client):
             for args in cases:
                 with self.subTest(prog=os.path.basename(prog), args=args):
@@ -212,6 +383,14 @@ class EchoExamplesTest(EchoPairContract, ExampleTestMixin, unittest.TestCase):
                     self.assertEqual(r.returncode, 2, f"stdout={r.stdout!r} stderr={r.stderr!r}")
                     self.assert_one_line(r.stderr, f"{args}")
                     self.assertEqual(r.stdout, "")
+
+    def test_stats_is_a_server_flag(self):
+        for prog in filter(None, (ARGS.client, ARGS.multiconn)):
+            with self.subTest(prog=os.path.basename(prog)):
+                r = run([prog, "--stats"])
+                self.assertEqual(r.returncode, 2, f"stdout={r.stdout!r} stderr={r.stderr!r}")
+                self.assert_one_line(r.stderr, "--stats")
+                self.assertIn("unknown option '--stats'", r.stderr)
 
     def test_unresolvable_host(self):
         # The server resolves --host while parsing its arguments: exit 2.
