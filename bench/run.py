@@ -7,6 +7,9 @@ builds build-bench/ (meson -Dbench=true, release) if needed, then measures each
 echo server with bench/loadgen:
 
   coronet (io_uring)  build-bench/examples/echo_server --backend io_uring
+                      (with CORONET_FAST_PATHS=1)
+  coronet (io_uring, plain)  the same with CORONET_FAST_PATHS=0: one-shot
+                      operations only, so the fast paths' effect shows side by side
   coronet (epoll)     build-bench/examples/echo_server --backend epoll
   C epoll             build-bench/bench/epoll_echo      (the baseline of every ratio)
   C io_uring          build-bench/bench/uring_echo
@@ -27,6 +30,8 @@ Sections (--sections, default all):
               tracepoint is unavailable), server CPU (utime+stime from
               /proc/PID/stat) -- each in its own run of --cost-messages.
   memory      server RSS per idle connection with --idle-connections open.
+  zc          build-bench/bench/zc_threshold: plain vs zero-copy send_all over
+              loopback per send size (4 KiB .. 4 MiB), for loop_options::zero_copy_min.
 
 The server runs on --server-cpu (default 1), the load generator on
 --loadgen-cpu (default 0). Every echoed byte is verified by the load
@@ -66,6 +71,7 @@ BASELINE = "c-epoll"
 AA = "c-epoll-aa"
 LABELS = {
     "coronet-io_uring": "coronet (io_uring)",
+    "coronet-io_uring-plain": "coronet (io_uring, plain)",
     "coronet-epoll": "coronet (epoll)",
     "c-epoll": "C epoll",
     "c-io_uring": "C io_uring",
@@ -74,6 +80,12 @@ LABELS = {
 }
 # Syscalls broken out per message when their tracepoints exist.
 WAKEUP_SYSCALLS = ["io_uring_enter", "epoll_wait", "epoll_pwait", "epoll_pwait2"]
+# The environment a server runs with, on top of run.py's own (coronet's rows set
+# CORONET_FAST_PATHS explicitly, so an inherited value cannot change them).
+SERVER_ENV = {
+    "coronet-io_uring": {"CORONET_FAST_PATHS": "1"},
+    "coronet-io_uring-plain": {"CORONET_FAST_PATHS": "0"},
+}
 SYSCALL_BREAKDOWN = ["io_uring_enter", "epoll_wait", "epoll_pwait", "epoll_pwait2", "epoll_ctl",
                      "recvfrom", "sendto", "recvmsg", "sendmsg", "read", "write", "readv", "writev",
                      "accept4", "close"]
@@ -133,12 +145,14 @@ class Server:
         self.key, self.argv, self.cpu = key, list(argv), cpu
         self.wrapper, self.banner_timeout = list(wrapper), banner_timeout
         self.proc = None
+        self.features = None  # coronet's "backend features: ..." line, when printed
 
     def start(self):
         self.stderr = tempfile.TemporaryFile()
+        env = dict(os.environ, **SERVER_ENV.get(self.key, {}))
         self.proc = subprocess.Popen(self.wrapper + self.argv, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=self.stderr,
-                                     preexec_fn=pin_to(self.cpu))
+                                     preexec_fn=pin_to(self.cpu), env=env)
         self.stdout = LineReader(self.proc.stdout)
         try:
             line = self.stdout.readline(self.banner_timeout)
@@ -151,6 +165,13 @@ class Server:
                              f"stderr: {tail(self.stderr)}")
         self.banner = line.strip()
         self.host, self.port = m.group(1), int(m.group(2))
+        if "(backend: " in self.banner:  # coronet prints its features on the next line
+            try:
+                line = self.stdout.readline(5)
+            except TimeoutError:
+                line = None
+            if line and line.startswith("backend features: "):
+                self.features = line.split(": ", 1)[1].strip()
         return self
 
     @property
@@ -296,6 +317,7 @@ def server_defs(args):
     coronet = Path(args.coronet_server) if args.coronet_server else build / "examples" / "echo_server"
     defs = {
         "coronet-io_uring": [str(coronet), "--port", "0", "--backend", "io_uring"],
+        "coronet-io_uring-plain": [str(coronet), "--port", "0", "--backend", "io_uring"],
         "coronet-epoll": [str(coronet), "--port", "0", "--backend", "epoll"],
         "c-epoll": [str(build / "bench" / "epoll_echo"), "--port", "0"],
         "c-io_uring": [str(build / "bench" / "uring_echo"), "--port", "0"],
@@ -397,7 +419,7 @@ class Bench:
             raise BenchError(f"{self.loadgen_exe} does not exist (build failed?)")
         self.servers = server_defs(args)
         self.failures = []
-        self.results = {"throughput": {}, "cost": {}, "memory": {}}
+        self.results = {"throughput": {}, "cost": {}, "memory": {}, "zc": [], "features": {}}
 
     def log(self, msg):
         print(msg, file=sys.stderr, flush=True)
@@ -407,7 +429,8 @@ class Bench:
         self.log("FAILED: " + msg)
 
     def server(self, key, wrapper=(), banner_timeout=30):
-        return Server(key, self.servers[key], self.args.server_cpu, wrapper, banner_timeout)
+        return FeatureNotingServer(self, key, self.servers[key], self.args.server_cpu, wrapper,
+                                   banner_timeout)
 
     # -- throughput -------------------------------------------------------------------------
 
@@ -661,6 +684,40 @@ class Bench:
             return {"total": round(user + sys_, 3), "user": round(user, 3), "sys": round(sys_, 3)}
         return before, after
 
+    # -- zero-copy threshold ----------------------------------------------------------------
+
+    def zc(self):
+        a = self.args
+        exe = a.build_dir / "bench" / "zc_threshold"
+        if not exe.exists():
+            self.fail(f"{exe} does not exist (build failed?)")
+            return
+        argv = [str(exe), "--json", "--total-mib", str(a.zc_total_mib), "--repeat", str(a.zc_repeat),
+                "--sender-cpu", str(-1 if a.server_cpu is None else a.server_cpu),
+                "--reader-cpu", str(-1 if a.loadgen_cpu is None else a.loadgen_cpu)]
+        self.results["zc_argv"] = argv[1:]
+        self.log("+ " + shlex.join(argv))
+        try:
+            r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               timeout=3600)
+        except subprocess.TimeoutExpired:
+            self.fail("zc_threshold did not finish within an hour")
+            return
+        if r.returncode == 77:
+            self.results["zc_skipped"] = r.stderr.strip()
+            self.log("zc: skipped: " + r.stderr.strip())
+            return
+        for line in r.stdout.splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            self.results["zc"].append(row)
+            self.log(f"[zc] {row['size'] >> 10} KiB: plain {row['plain_mb_per_s']:.0f} MB/s, "
+                     f"zero-copy {row['zc_mb_per_s']:.0f} MB/s, ratio {row['ratio']:.2f}")
+        if r.returncode != 0 or not self.results["zc"]:
+            self.fail(f"zc_threshold exited with {r.returncode}: {r.stderr.strip()[-600:]}")
+
     # -- memory -----------------------------------------------------------------------------
 
     def memory(self):
@@ -703,6 +760,20 @@ class Bench:
                 err = srv.stop()
                 if err:
                     self.fail(err)
+
+
+class FeatureNotingServer(Server):
+    """A Server that records coronet's backend features line in the results."""
+
+    def __init__(self, bench, *args):
+        super().__init__(*args)
+        self.bench = bench
+
+    def start(self):
+        super().start()
+        if self.features and not self.wrapper:
+            self.bench.results["features"].setdefault(self.key, self.features)
+        return self
 
 
 def combine_hooks(first, second):
@@ -767,6 +838,12 @@ def render(bench, info, argv, started, finished):
         L.append(f"- coronet: commit {info['commit']}; server binary `{info['coronet_server']}`")
     L.append(f"- pinning: servers on CPU {a.server_cpu}, load generator on CPU {a.loadgen_cpu}; "
              f"messages in flight per connection (depth): {a.depth}")
+    if "coronet-io_uring-plain" in servers and set(a.sections) & {"cost", "memory", "throughput"}:
+        L.append("- coronet (io_uring, plain) is the same `echo_server --backend io_uring` run with "
+                 "`CORONET_FAST_PATHS=0` (plain one-shot operations); coronet (io_uring) runs with "
+                 "`CORONET_FAST_PATHS=1`")
+    for key, features in r.get("features", {}).items():
+        L.append(f"- {LABELS[key]} backend features: `{features}`")
     L.append("")
 
     if "cost" in a.sections and r["cost"]:
@@ -876,6 +953,9 @@ def render(bench, info, argv, started, finished):
                          f"{fmt_num(med('client_cpu'), 2)} | {errors} |")
             L.append("")
 
+    if "zc" in a.sections:
+        L.extend(render_zc(bench))
+
     L.append("## Failures\n")
     if bench.failures:
         L.extend(f"- {f}" for f in bench.failures)
@@ -884,6 +964,78 @@ def render(bench, info, argv, started, finished):
                  "SIGTERM.")
     L.append("")
     return "\n".join(L)
+
+
+def render_zc(bench):
+    a, r = bench.args, bench.results
+    L = ["## Zero-copy send threshold\n"]
+    if r.get("zc_skipped"):
+        return L + [f"Not measured: {r['zc_skipped']}\n"]
+    rows = r.get("zc") or []
+    if not rows:
+        return L + ["Not measured: zc_threshold failed (see Failures).\n"]
+    L.append("`bench/zc_threshold` (run by `bench/run.py --sections zc`; directly: "
+             "`build-bench/bench/" + shlex.join(["zc_threshold", *r.get("zc_argv", [])]) + "`): "
+             "one coronet loop (io_uring, fast paths on) `send_all()`s the same S-byte buffer "
+             f"over one loopback TCP connection until {a.zc_total_mib} MiB are sent; a plain thread "
+             "drains the socket with blocking `recv` (1 MiB buffer). Plain: `zero_copy_min = "
+             "SIZE_MAX`; zero-copy forced: `zero_copy_min = 1, zero_copy_local = true`. "
+             f"{a.zc_repeat} repeat(s) per size and mode, the modes alternating; MB/s (10^6 B/s, "
+             "first send to the reader's EOF) and CPU are medians, the ratio is zero-copy / plain "
+             "of the same repeat, median [min, max]. Sender CPU is the loop thread's user + sys "
+             "time (on loopback it includes the receive side's TCP processing, done in its "
+             "softirq); process CPU adds the reader and any io_uring worker. SEND_ZC is "
+             "`event_loop::stats().zero_copy_sends` per zero-copy run (0 in every plain run).\n")
+    L.append("| send size | plain MB/s | zero-copy MB/s | zero-copy / plain | sender CPU ms/GiB: "
+             "plain | zero-copy | process CPU ms/GiB: plain | zero-copy | SEND_ZC / run |")
+    L.append("|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+    for x in rows:
+        size = x["size"]
+        label = f"{size >> 20} MiB" if size >= 1 << 20 else f"{size >> 10} KiB"
+        L.append(f"| {label} | {fmt_num(x['plain_mb_per_s'])} | {fmt_num(x['zc_mb_per_s'])} | "
+                 f"{x['ratio']:.2f} [{x['ratio_min']:.2f}, {x['ratio_max']:.2f}] | "
+                 f"{fmt_num(x['plain_sender_cpu_ms_per_gib'])} | "
+                 f"{fmt_num(x['zc_sender_cpu_ms_per_gib'])} | "
+                 f"{fmt_num(x['plain_process_cpu_ms_per_gib'])} | "
+                 f"{fmt_num(x['zc_process_cpu_ms_per_gib'])} | {x['zc_zero_copy_sends']:,} |")
+    L.append("")
+    name = lambda x: f"{x['size'] >> 20} MiB" if x["size"] >= 1 << 20 else f"{x['size'] >> 10} KiB"
+    faster = [x for x in rows if x["ratio_min"] > 1]
+    slower = [x for x in rows if x["ratio_max"] < 1]
+    costlier = [x for x in rows if x["zc_sender_cpu_ms_per_gib"] > x["plain_sender_cpu_ms_per_gib"]]
+    used = all(x["zc_zero_copy_sends"] > 0 for x in rows)
+    ratios = [x["ratio"] for x in rows]
+    if not used:
+        verdict = ("Some zero-copy runs made no SEND_ZC request (a kernel without it, or fast paths "
+                   "off): those rows compare plain with plain.")
+    elif len(slower) == len(rows):
+        verdict = (f"Measured: forced zero-copy was slower than plain sends at every size from "
+                   f"{name(rows[0])} to {name(rows[-1])} (median ratio {min(ratios):.2f} to "
+                   f"{max(ratios):.2f}, every repeat below 1)")
+    elif faster:
+        verdict = ("Measured: forced zero-copy was faster in every repeat at " +
+                   ", ".join(name(x) for x in faster) + f", and slower in every repeat at "
+                   f"{len(slower)} of {len(rows)} sizes")
+    else:
+        verdict = (f"Measured: forced zero-copy was slower in every repeat at {len(slower)} of "
+                   f"{len(rows)} sizes and never faster in every repeat (median ratio "
+                   f"{min(ratios):.2f} to {max(ratios):.2f})")
+    if used:
+        verdict += (f"; its sender CPU per GiB was higher at {len(costlier)} of {len(rows)} sizes.")
+    L.append(f"**Conclusion.** {verdict} On loopback zero-copy cannot pay off: the kernel "
+             "never hands the sender's pages to the receiver — a looped-back zero-copy skb is "
+             "copied on delivery anyway (the \"deferred copy\" of the kernel's msg_zerocopy "
+             "documentation) — while the sender still pins the pages, and a SEND_ZC completes "
+             "only with its notification, when TCP frees the skb, i.e. once the receiver has "
+             "acknowledged the data (bytes still queued behind a closed receive window wait for "
+             "the reader). A `send_all` therefore waits about one ACK round trip (or a "
+             "delayed-ACK timer, ~40 ms, when the reader is slow) before the next send can start, "
+             "instead of returning as soon as the bytes are in the socket buffer. So the defaults "
+             "stand for local peers: zero-copy stays off for them (`zero_copy_local = false`). "
+             "These numbers say nothing for or against `zero_copy_min = 64 KiB` for peers on "
+             "another host, where zero-copy does skip a copy: that needs a real NIC and a "
+             "remote reader to measure.\n")
+    return L
 
 
 # ----------------------------------------------------------------------------- main
@@ -896,10 +1048,11 @@ def parse_args(argv):
     p.add_argument("--depth", type=int, default=1, help="messages in flight per connection (default 1)")
     p.add_argument("--scenarios", default=",".join(SCENARIOS),
                    help="comma-separated, from " + ",".join(SCENARIOS))
-    p.add_argument("--servers", default="coronet-io_uring,coronet-epoll,c-epoll,c-io_uring,asio",
+    p.add_argument("--servers",
+                   default="coronet-io_uring,coronet-io_uring-plain,coronet-epoll,c-epoll,c-io_uring,asio",
                    help="comma-separated (default all; asio is skipped when not built)")
-    p.add_argument("--sections", default="cost,memory,throughput",
-                   help="comma-separated from cost,memory,throughput (default all)")
+    p.add_argument("--sections", default="cost,memory,throughput,zc",
+                   help="comma-separated from cost,memory,throughput,zc (default all)")
     p.add_argument("--cost-scenarios", default="50x64", help="scenarios for the cost table (default 50x64)")
     p.add_argument("--callgrind-messages", type=int, default=20000,
                    help="messages in the callgrind window (default 20000)")
@@ -910,6 +1063,9 @@ def parse_args(argv):
     p.add_argument("--cost-metrics", default="instructions,syscalls,cpu",
                    help="comma-separated from instructions,syscalls,cpu (default all)")
     p.add_argument("--syscall-tool", choices=["auto", "perf", "strace"], default="auto")
+    p.add_argument("--zc-total-mib", type=int, default=512,
+                   help="zc: MiB sent per run (default 512)")
+    p.add_argument("--zc-repeat", type=int, default=3, help="zc: runs per size and mode (default 3)")
     p.add_argument("--idle-connections", type=int, default=10000,
                    help="idle connections for the memory section (default 10000)")
     p.add_argument("--server-cpu", type=int, default=1)
@@ -928,6 +1084,7 @@ def parse_args(argv):
         a.rounds, a.duration, a.warmup = 1, 1.0, 0.3
         a.callgrind_messages, a.cost_messages, a.cost_warmup = 2000, 20000, 0.2
         a.idle_connections = 1000
+        a.zc_total_mib, a.zc_repeat = 64, 1
     a.scenarios = [s for s in a.scenarios.split(",") if s]
     a.cost_scenarios = [s for s in a.cost_scenarios.split(",") if s]
     a.servers = [s for s in a.servers.split(",") if s]
@@ -943,7 +1100,7 @@ def parse_args(argv):
         if s not in LABELS or s == AA:
             p.error(f"unknown server {s!r}")
     for s in a.sections:
-        if s not in ("cost", "memory", "throughput"):
+        if s not in ("cost", "memory", "throughput", "zc"):
             p.error(f"unknown section {s!r}")
     a.build_dir = a.build_dir.resolve()
     if a.coronet_server:
@@ -971,6 +1128,8 @@ def main(argv):
             bench.memory()
         if "throughput" in a.sections:
             bench.throughput()
+        if "zc" in a.sections:
+            bench.zc()
     except (BenchError, subprocess.CalledProcessError) as e:
         print(f"run.py: {e}", file=sys.stderr)
         return 1
