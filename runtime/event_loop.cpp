@@ -194,6 +194,7 @@ void event_loop::post(std::function<void()> fn) {
 }
 
 void event_loop::run_posted() {
+    if (!has_posted_.load(std::memory_order_relaxed)) return; // the common case: a plain load
     if (!has_posted_.exchange(false, std::memory_order_acquire)) return;
     std::vector<std::function<void()>> batch;
     {
@@ -229,9 +230,9 @@ bool event_loop::turn(std::coroutine_handle<> root, bool may_block) {
         h.resume();
     if (root && root.done()) return true;
 
-    const auto now = detail::clock::now();
+    const auto now = timers_.empty() ? detail::clock::time_point{} : detail::clock::now();
     bool fired = false;
-    while (detail::timer_node* t = timers_.pop_expired(now)) {
+    while (detail::timer_node* t = timers_.empty() ? nullptr : timers_.pop_expired(now)) {
         fired = true;
         if (t->fire != nullptr)
             t->fire(t->context);
@@ -298,7 +299,8 @@ bool start_operation(operation& op, wait_link& link, std::coroutine_handle<> h,
         op.state = op_state::done;
         return false;
     }
-    event_loop& loop = current_loop();
+    if (current_ == nullptr) current_loop(); // throws: no loop runs here
+    event_loop& loop = *current_;
     op.waiter = h;
     op.deadline = scope != nullptr ? scope->linked_deadline() : nullptr;
     if (!loop.io().submit(op)) {

@@ -214,7 +214,9 @@ std::size_t io_uring_backend::poll(std::optional<std::chrono::nanoseconds> timeo
     }
     ++stats_.kernel_waits;
     int r;
-    if (timeout && timeout->count() == 0) {
+    if (!timeout) { // the plainest call: submit and wait for one CQE
+        r = io_uring_submit_and_wait(&ring_, 1);
+    } else if (timeout->count() == 0) {
         r = io_uring_submit_and_get_events(&ring_);
     } else {
         __kernel_timespec ts{};
@@ -345,10 +347,8 @@ bool io_uring_backend::zero_copy_peer(int fd) {
     return remote;
 }
 
-io_uring_backend::fd_slot& io_uring_backend::slot(int fd) {
-    auto i = static_cast<std::size_t>(fd);
-    if (i >= slots_.size()) slots_.resize(std::max(i + 1, slots_.size() * 2));
-    return slots_[i];
+void io_uring_backend::grow_slots(std::size_t i) {
+    slots_.resize(std::max(i + 1, slots_.size() * 2));
 }
 
 void io_uring_backend::link(operation& op) {

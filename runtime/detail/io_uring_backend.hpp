@@ -86,7 +86,13 @@ private:
     void prepare(operation& op, bool after_poll);
     void prepare_send(io_uring_sqe* sqe, operation& op);
     bool zero_copy_peer(int fd);
-    fd_slot& slot(int fd);
+    fd_slot& slot(int fd) {
+        auto i = static_cast<std::size_t>(fd);
+        if (i >= slots_.size()) [[unlikely]]
+            grow_slots(i);
+        return slots_[i];
+    }
+    void grow_slots(std::size_t i);
     void link(operation& op);
     void unlink(operation& op) noexcept;
     void wait_some() noexcept;
