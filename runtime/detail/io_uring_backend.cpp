@@ -134,9 +134,10 @@ bool io_uring_backend::submit(operation& op) {
         return buf_ring_ != nullptr ? submit_on_socket(op) : submit_pooled_plain(op);
     }
     if (op.code == op_code::accept && multishot_accept_) return submit_on_socket(op);
-    if (op.code == op_code::recv && static_cast<std::size_t>(op.fd) < slots_.size() &&
+    if ((op.code == op_code::recv || op.code == op_code::accept) &&
+        static_cast<std::size_t>(op.fd) < slots_.size() &&
         socket_busy(slots_[static_cast<std::size_t>(op.fd)]))
-        return submit_on_socket(op); // bytes may be queued: keep them in order
+        return submit_on_socket(op); // bytes or connections may be queued: keep their order
     op.state = op_state::in_flight;
     link(op);
     prepare(op, false);

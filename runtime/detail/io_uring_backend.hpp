@@ -138,6 +138,7 @@ private:
     std::uint32_t provided_ = 0; // buffers ever put in the ring (ids 0..provided_-1)
     std::vector<buffer_meta> meta_;
     std::vector<int> starved_; // fds whose receives wait for buffers
+    bool rearming_ = false;    // release_buffer is re-arming starved sockets
     op_list pool_waiters_;     // plain mode: pooled receives waiting for a buffer
 };
 

@@ -47,7 +47,8 @@ bool io_uring_backend::links_timeout(const operation& op) const noexcept {
     // Operations that may wait outside the kernel are timed by the loop.
     if (op.code == op_code::recv_pooled) return false;
     if (op.code == op_code::accept && multishot_accept_) return false;
-    if (op.code == op_code::recv && static_cast<std::size_t>(op.fd) < slots_.size())
+    if ((op.code == op_code::recv || op.code == op_code::accept) &&
+        static_cast<std::size_t>(op.fd) < slots_.size())
         return !socket_busy(slots_[static_cast<std::size_t>(op.fd)]);
     return true;
 }
@@ -290,16 +291,21 @@ void io_uring_backend::release_buffer(std::uint16_t id) noexcept {
     }
     pool().note_returned();
     provide(id);
-    while (!starved_.empty()) { // a socket stopped by -ENOBUFS may go on
-        int fd = starved_.back();
-        starved_.pop_back();
+    // Sockets stopped by -ENOBUFS all go on: the kernel takes a buffer only
+    // for a socket that has data (an idle one puts it back), so the buffer
+    // reaches whichever has data; the others stop again on -ENOBUFS.
+    // (Indexed, and not re-entered: arm() may flush the SQ and reap.)
+    if (rearming_) return;
+    rearming_ = true;
+    std::size_t n = starved_.size();
+    for (std::size_t i = 0; i < n; ++i) {
+        int fd = starved_[i];
         fd_slot& s = slots_[static_cast<std::size_t>(fd)];
         s.starved = false;
-        if (!s.armed && s.waiters.head != nullptr && !draining_) {
-            arm(fd, s);
-            break;
-        }
+        if (!s.armed && s.waiters.head != nullptr && !draining_ && !s.closing) arm(fd, s);
     }
+    starved_.erase(starved_.begin(), starved_.begin() + static_cast<std::ptrdiff_t>(n));
+    rearming_ = false;
 }
 
 // The socket is closed (or the loop drains): waiters are cancelled, queued
