@@ -177,17 +177,17 @@ void io_uring_backend::on_multishot(tag t, int fd, int res, unsigned flags) noex
         } else if (res != -ECANCELED) {
             s.final_result = res;
         }
-    } else if (flags & IORING_CQE_F_BUFFER) {
+    } else if (flags & IORING_CQE_F_BUFFER && res > 0) {
         auto id = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
         pool().note_taken();
-        if (res > 0) {
-            meta_[id] = {static_cast<std::uint32_t>(res), 0, -1};
-            (s.queue_tail >= 0 ? meta_[std::size_t(s.queue_tail)].next : s.queue_head) = id;
-            s.queue_tail = id;
-            ++s.queued;
-        } else {
-            release_buffer(id);
-        }
+        meta_[id] = {static_cast<std::uint32_t>(res), 0, -1};
+        (s.queue_tail >= 0 ? meta_[std::size_t(s.queue_tail)].next : s.queue_head) = id;
+        s.queue_tail = id;
+        ++s.queued;
+    } else if (flags & IORING_CQE_F_BUFFER) { // a buffer with EOF or an error: give it back
+        pool().note_taken();
+        release_buffer(static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT));
+        s.final_result = res == -ECANCELED ? s.final_result : res;
     } else if (res == 0) {
         s.final_result = 0; // EOF
     } else if (res == -ENOBUFS) {
