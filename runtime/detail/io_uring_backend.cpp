@@ -1,5 +1,6 @@
-// The io_uring backend (see io_uring_backend.hpp): setup and probing,
-// one-shot operations, cancellation, and the completion loop.
+// The io_uring backend (see io_uring_backend.hpp): one-shot operations,
+// cancellation, close and drain, and the completion loop (setup is in
+// io_uring_setup.cpp, the per-socket multishot paths in io_uring_multishot.cpp).
 //
 // Submissions are only queued in the SQ ring by submit(); poll() flushes them
 // and waits in a single io_uring_enter per loop turn, then reaps every CQE
@@ -9,123 +10,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <netinet/in.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <system_error>
 #include <unistd.h>
 
 namespace coronet::detail {
-namespace {
-
-constexpr unsigned ring_entries = 1024;
-
-struct setup_choice {
-    unsigned flags;
-    const char* names;
-};
-// Best first; each step down drops flags an older kernel rejects with EINVAL.
-constexpr setup_choice setup_choices[] = {
-    {IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-     "submit_all single_issuer defer_taskrun"},
-    {IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN, "submit_all coop_taskrun"},
-    {0, ""},
-};
-
-struct required_op {
-    int opcode;
-    const char* name;
-};
-constexpr required_op required_ops[] = {
-    {IORING_OP_ACCEPT, "ACCEPT"},     {IORING_OP_CONNECT, "CONNECT"},
-    {IORING_OP_RECV, "RECV"},         {IORING_OP_SEND, "SEND"},
-    {IORING_OP_READ, "READ"},         {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
-    {IORING_OP_POLL_ADD, "POLL_ADD"}, {IORING_OP_RECVMSG, "RECVMSG"},
-    {IORING_OP_SENDMSG, "SENDMSG"},
-};
-
-std::string errno_text(int err) {
-    return std::strerror(err);
-}
-
-} // namespace
-
-io_uring_backend::io_uring_backend(ready_queue& ready, const backend_config& config)
-    : backend(config), ready_(ready) {}
-
-io_uring_backend::~io_uring_backend() {
-    if (wake_fd_ >= 0) ::close(wake_fd_);
-    if (buf_ring_ != nullptr) {
-        io_uring_unregister_buf_ring(&ring_, 0);
-        std::free(buf_ring_);
-    }
-    if (ring_ok_) io_uring_queue_exit(&ring_);
-}
-
-std::string io_uring_backend::init(bool& resource_error) {
-    int err = 0;
-    for (const setup_choice& c : setup_choices) {
-        if (!config_.fast_paths && c.flags != 0) continue; // plain mode: plain setup
-        io_uring_params p{};
-        p.flags = c.flags;
-        err = -io_uring_queue_init_params(ring_entries, &ring_, &p);
-        if (err == 0) {
-            features_ = c.names;
-            break;
-        }
-        if (err != EINVAL) break;
-    }
-    if (err != 0) {
-        resource_error = err == ENOMEM;
-        if (err == ENOSYS) return "io_uring_setup: not implemented by this kernel (ENOSYS)";
-        if (err == EPERM)
-            return "io_uring_setup: operation not permitted (EPERM: seccomp filter or "
-                   "kernel.io_uring_disabled)";
-        if (err == ENOMEM)
-            return "io_uring_setup: out of memory (ENOMEM: raise RLIMIT_MEMLOCK, ulimit -l)";
-        return "io_uring_setup: " + errno_text(err);
-    }
-    ring_ok_ = true;
-    if (!(ring_.features & IORING_FEAT_NODROP))
-        return "kernel lacks IORING_FEAT_NODROP (needs Linux 5.5 or later)";
-    io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
-    if (probe == nullptr) return "io_uring probe failed (needs Linux 5.6 or later)";
-    for (const required_op& op : required_ops) {
-        if (!io_uring_opcode_supported(probe, op.opcode)) {
-            io_uring_free_probe(probe);
-            return std::string("kernel lacks IORING_OP_") + op.name;
-        }
-    }
-    if (config_.fast_paths) {
-        links_timeouts_ = io_uring_opcode_supported(probe, IORING_OP_LINK_TIMEOUT);
-        send_zc_ = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
-    }
-    io_uring_free_probe(probe);
-    if (links_timeouts_) add_feature("linked_timeout");
-    if (config_.fast_paths) {
-        if (io_uring_register_ring_fd(&ring_) == 1) add_feature("registered_ring");
-        // Multishot accept (5.19) and receive (6.0) have no opcode of their
-        // own: they are tried, and an EINVAL completion turns them off.
-        multishot_accept_ = multishot_recv_ = true;
-        add_feature("multishot_accept");
-        probe_buffer_ring(); // turns multishot_recv_ off when there is no buffer ring
-    }
-    if (send_zc_) add_feature("send_zc");
-    if (ring_.features & IORING_FEAT_EXT_ARG) add_feature("ext_arg");
-    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (wake_fd_ < 0) return "eventfd: " + errno_text(errno);
-    wake_op_.code = op_code::read;
-    wake_op_.internal = true;
-    wake_op_.fd = wake_fd_;
-    wake_op_.buffer = &wake_value_;
-    wake_op_.length = sizeof wake_value_;
-    return {};
-}
-
-void io_uring_backend::add_feature(const char* f) {
-    if (!features_.empty()) features_ += ' ';
-    features_ += f;
-}
 
 bool io_uring_backend::submit(operation& op) {
     ++stats_.submitted;
@@ -319,35 +208,6 @@ void io_uring_backend::prepare_send(io_uring_sqe* sqe, operation& op) {
     }
 }
 
-// Whether sends on `fd` may go zero-copy: a TCP peer on another host (on
-// this host the kernel keeps the pages until the reader has read them, so a
-// cancelled send could not finish while the reader waits). Decided once per
-// socket.
-bool io_uring_backend::zero_copy_peer(int fd) {
-    fd_slot& s = slot(fd);
-    if (s.zero_copy >= 0) return s.zero_copy == 1;
-    sockaddr_storage peer{}, self{};
-    socklen_t plen = sizeof peer, slen = sizeof self;
-    bool remote = false;
-    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&self), &slen) == 0) {
-        if (peer.ss_family == AF_INET) {
-            auto& p = reinterpret_cast<const sockaddr_in&>(peer).sin_addr;
-            auto& l = reinterpret_cast<const sockaddr_in&>(self).sin_addr;
-            remote = (ntohl(p.s_addr) >> 24) != 127 && p.s_addr != l.s_addr;
-        } else if (peer.ss_family == AF_INET6) {
-            auto& p = reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr;
-            auto& l = reinterpret_cast<const sockaddr_in6&>(self).sin6_addr;
-            remote = !IN6_IS_ADDR_LOOPBACK(&p) && !IN6_IS_ADDR_V4MAPPED(&p) &&
-                     std::memcmp(&p, &l, sizeof p) != 0;
-        }
-        remote = remote || (config_.zero_copy_local &&
-                            (peer.ss_family == AF_INET || peer.ss_family == AF_INET6));
-    }
-    s.zero_copy = remote ? 1 : 0;
-    return remote;
-}
-
 void io_uring_backend::grow_slots(std::size_t i) {
     slots_.resize(std::max(i + 1, slots_.size() * 2));
 }
@@ -452,14 +312,6 @@ void io_uring_backend::enqueue_ready(operation& op, int res) noexcept {
     op.result = res;
     op.state = op_state::done;
     ready_.push(op.waiter);
-}
-
-std::unique_ptr<backend> make_io_uring_backend(ready_queue& ready, const backend_config& config,
-                                               std::string& why_not, bool& resource_error) {
-    auto b = std::make_unique<io_uring_backend>(ready, config);
-    why_not = b->init(resource_error);
-    if (!why_not.empty()) return nullptr;
-    return b;
 }
 
 } // namespace coronet::detail

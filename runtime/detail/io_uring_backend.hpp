@@ -1,9 +1,9 @@
 #pragma once
 // The io_uring backend's class (internal): completion based, through liburing
-// 2.3. io_uring_backend.cpp holds setup, one-shot operations and the
-// completion loop; io_uring_multishot.cpp the fast paths that keep a request
-// in the kernel per socket: multishot receive into a provided buffer ring and
-// multishot accept.
+// 2.3. io_uring_setup.cpp holds setup and probing; io_uring_backend.cpp
+// one-shot operations and the completion loop; io_uring_multishot.cpp the fast paths that keep a
+// request in the kernel per socket: multishot receive into a provided buffer ring and multishot
+// accept.
 //
 // user_data: an operation's address for one-shot requests; 0 for internal
 // requests whose CQEs are ignored (cancels, linked polls and timeouts); a
@@ -79,13 +79,14 @@ private:
         std::int32_t next = -1;   // next buffer queued on the same socket
     };
 
-    // io_uring_backend.cpp
+    // io_uring_setup.cpp
     void add_feature(const char* f);
+    bool zero_copy_peer(int fd);
+    // io_uring_backend.cpp
     io_uring_sqe* get_sqe();
     void flush_sq();
     void prepare(operation& op, bool after_poll);
     void prepare_send(io_uring_sqe* sqe, operation& op);
-    bool zero_copy_peer(int fd);
     fd_slot& slot(int fd) {
         auto i = static_cast<std::size_t>(fd);
         if (i >= slots_.size()) [[unlikely]]
