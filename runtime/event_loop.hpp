@@ -49,10 +49,12 @@ struct loop_options {
     std::uint16_t pool_buffers = 1024;
     /// io_uring SEND_ZC: sends (send, send_all) of at least this many bytes
     /// to a TCP peer on another host go zero-copy; the operation then ends
-    /// only when the kernel releases the buffer. Peers on this host are
-    /// excluded unless zero_copy_local: there the kernel holds the pages
-    /// until the peer reads them, so a cancelled send would wait for the
-    /// reader (see docs/benchmarks.md for the measured cost on loopback).
+    /// only when the kernel releases the buffer (the peer acknowledged the
+    /// data). Cancelling (or closing) a zero-copy send whose data the kernel
+    /// already holds resets the connection, so that the cancel ends at once
+    /// instead of waiting for a peer that may never read. Peers on this host
+    /// are excluded unless zero_copy_local: on loopback zero-copy never won
+    /// (docs/benchmarks.md). SIZE_MAX turns zero-copy off.
     std::size_t zero_copy_min = 64 * 1024;
     bool zero_copy_local = false;
 };

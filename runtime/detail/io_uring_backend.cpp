@@ -18,15 +18,12 @@ namespace coronet::detail {
 
 bool io_uring_backend::submit(operation& op) {
     ++stats_.submitted;
+    const fd_slot& s = slot(op.fd); // every fd with an operation has its slot (close)
     if (op.code == op_code::recv_pooled) {
         if (buf_ring_ == nullptr && multishot_recv_) setup_buffer_ring(); // first use
         return buf_ring_ != nullptr ? submit_on_socket(op) : submit_pooled_plain(op);
     }
-    if (op.code == op_code::accept && multishot_accept_) return submit_on_socket(op);
-    if ((op.code == op_code::recv || op.code == op_code::accept) &&
-        static_cast<std::size_t>(op.fd) < slots_.size() &&
-        socket_busy(slots_[static_cast<std::size_t>(op.fd)]))
-        return submit_on_socket(op); // bytes or connections may be queued: keep their order
+    if (waits_on_socket(op, s)) return submit_on_socket(op);
     op.state = op_state::in_flight;
     link(op);
     prepare(op, false);
@@ -48,45 +45,64 @@ void io_uring_backend::cancel(operation& op) {
         finish(op, -ECANCELED);
         return;
     }
+    if (op.addr_len == zero_copy_notif_pending && is_send(op)) {
+        // The data is the kernel's; only the peer's ACK would release the
+        // buffer. Abort the connection so that the cancel ends now.
+        op.addr_len = zero_copy_aborted;
+        abort_connection(op.fd);
+        return;
+    }
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_cancel64(sqe, reinterpret_cast<std::uintptr_t>(&op), 0);
     io_uring_sqe_set_data64(sqe, 0);
 }
 
+// Asks the kernel to end everything `fd` has in it: its one-shot requests
+// and its multishot. A cancel may flush the SQ and reap, which changes the
+// list, so the scan starts over after each one. Returns whether anything of
+// fd's is still in the kernel.
+bool io_uring_backend::cancel_socket(int fd) noexcept {
+    fd_slot& s = slots_[static_cast<std::size_t>(fd)]; // a deque: stays put
+    for (bool again = true; again;) {
+        again = false;
+        for (operation* op = s.kernel_ops.head; op != nullptr; op = op->next) {
+            if (!op->cancel_requested) {
+                cancel(*op);
+                again = true;
+                break;
+            }
+        }
+    }
+    stop(fd, s);
+    return s.in_kernel > 0;
+}
+
 void io_uring_backend::close(int fd) noexcept {
     if (fd >= 0 && static_cast<std::size_t>(fd) < slots_.size()) {
-        fd_slot& s = slots_[static_cast<std::size_t>(fd)];
-        s.closing = true;
-        if (s.in_kernel > 0) {
-            for (operation* op = head_; op != nullptr; op = op->next)
-                if (op->fd == fd) cancel(*op);
-            stop(fd, s);
-            while (s.in_kernel > 0)
-                wait_some();
-        }
-        release_socket(fd, s);
+        slots_[static_cast<std::size_t>(fd)].closing = true;
+        while (cancel_socket(fd))
+            wait_some();
+        release_socket(fd, slots_[static_cast<std::size_t>(fd)]);
     }
     ::close(fd);
 }
 
 void io_uring_backend::drain() noexcept {
     draining_ = true;
-    for (operation* op = head_; op != nullptr; op = op->next)
-        cancel(*op);
-    for (std::size_t fd = 0; fd < slots_.size(); ++fd)
-        stop(static_cast<int>(fd), slots_[fd]);
-    if (wake_armed_) cancel(wake_op_);
-    auto busy = [&] {
-        return head_ != nullptr || wake_armed_ ||
-               std::any_of(slots_.begin(), slots_.end(),
-                           [](const fd_slot& s) { return s.in_kernel > 0; });
-    };
-    while (busy())
+    while (operation* op = pool_waiters_.pop()) { // first: a returned buffer restarts none
+        op->done = 0;
+        finish(*op, -ECANCELED);
+    }
+    for (;;) {
+        bool busy = false;
+        for (std::size_t fd = 0; fd < slots_.size(); ++fd)
+            if (slots_[fd].in_kernel > 0) busy = cancel_socket(static_cast<int>(fd)) || busy;
+        if (wake_armed_ && !wake_op_.cancel_requested) cancel(wake_op_);
+        if (!busy && !wake_armed_) break;
         wait_some();
+    }
     for (std::size_t fd = 0; fd < slots_.size(); ++fd)
         release_socket(static_cast<int>(fd), slots_[fd]);
-    while (operation* op = pool_waiters_.pop())
-        finish(*op, -ECANCELED);
     draining_ = false;
 }
 
@@ -96,6 +112,7 @@ void io_uring_backend::wakeup() noexcept {
 }
 
 std::size_t io_uring_backend::poll(std::optional<std::chrono::nanoseconds> timeout) {
+    if (!starved_.empty() && rearm_pending_) rearm_starved();
     if (!wake_armed_) {
         wake_armed_ = true;
         wake_op_.state = op_state::in_flight;
@@ -110,12 +127,10 @@ std::size_t io_uring_backend::poll(std::optional<std::chrono::nanoseconds> timeo
         r = io_uring_submit_and_get_events(&ring_);
     } else {
         __kernel_timespec ts{};
-        if (timeout) {
-            ts.tv_sec = timeout->count() / 1'000'000'000;
-            ts.tv_nsec = timeout->count() % 1'000'000'000;
-        }
+        ts.tv_sec = timeout->count() / 1'000'000'000;
+        ts.tv_nsec = timeout->count() % 1'000'000'000;
         io_uring_cqe* cqe = nullptr;
-        r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout ? &ts : nullptr, nullptr);
+        r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
     }
     if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY)
         throw std::system_error(-r, std::generic_category(), "io_uring_enter");
@@ -136,7 +151,9 @@ void io_uring_backend::flush_sq() {
     int r = io_uring_submit(&ring_);
     if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
         throw std::system_error(-r, std::generic_category(), "io_uring_submit");
-    if (r == -EBUSY || r == -EAGAIN) reap(); // CQ backpressure: make room
+    // CQ backpressure: make room. Not from inside reap(), which has already
+    // consumed the CQE it is handling (there is room) and must not nest.
+    if ((r == -EBUSY || r == -EAGAIN) && !reaping_) reap();
 }
 
 // Queues the SQE for `op`; with `after_poll`, behind a linked poll for
@@ -163,14 +180,14 @@ void io_uring_backend::prepare(operation& op, bool after_poll) {
         break;
     case op_code::recv:
     case op_code::recv_pooled: // plain mode: the pool buffer is already in op.buffer
-        io_uring_prep_recv(sqe, op.fd, op.buffer, op.length, 0);
+        io_uring_prep_recv(sqe, op.fd, op.buffer, clamp_length(op.length), 0);
         break;
     case op_code::send:
     case op_code::send_all:
         prepare_send(sqe, op);
         break;
     case op_code::read:
-        io_uring_prep_read(sqe, op.fd, op.buffer, static_cast<unsigned>(op.length), 0);
+        io_uring_prep_read(sqe, op.fd, op.buffer, clamp_length(op.length), 0);
         break;
     case op_code::recvmsg:
         io_uring_prep_recvmsg(sqe, op.fd, static_cast<msghdr*>(op.buffer), MSG_TRUNC);
@@ -197,10 +214,10 @@ void io_uring_backend::prepare(operation& op, bool after_poll) {
 void io_uring_backend::prepare_send(io_uring_sqe* sqe, operation& op) {
     const std::size_t from = op.code == op_code::send_all ? op.done : 0;
     const char* data = static_cast<const char*>(op.buffer) + from;
-    const std::size_t len = op.length - from;
-    op.addr_len = 0; // for sends: 1 = this one went zero-copy
+    const std::size_t len = clamp_length(op.length - from); // send_all goes on after
+    op.addr_len = 0;
     if (send_zc_ && len >= config_.zero_copy_min && zero_copy_peer(op.fd)) {
-        op.addr_len = 1;
+        op.addr_len = zero_copy_sent;
         ++stats_.zero_copy_sends;
         io_uring_prep_send_zc(sqe, op.fd, data, len, MSG_NOSIGNAL, 0);
     } else {
@@ -213,19 +230,16 @@ void io_uring_backend::grow_slots(std::size_t i) {
 }
 
 void io_uring_backend::link(operation& op) {
-    op.prev = nullptr;
-    op.next = head_;
-    if (head_ != nullptr) head_->prev = &op;
-    head_ = &op;
-    ++slot(op.fd).in_kernel;
+    fd_slot& s = slot(op.fd);
+    s.kernel_ops.push(op);
+    ++s.in_kernel;
     ++in_flight_;
 }
 
 void io_uring_backend::unlink(operation& op) noexcept {
-    (op.prev ? op.prev->next : head_) = op.next;
-    if (op.next != nullptr) op.next->prev = op.prev;
-    op.prev = op.next = nullptr;
-    --slots_[static_cast<std::size_t>(op.fd)].in_kernel;
+    fd_slot& s = slots_[static_cast<std::size_t>(op.fd)];
+    s.kernel_ops.remove(op);
+    --s.in_kernel;
 }
 
 // Flushes and waits for at least one CQE, then reaps (close and drain).
@@ -237,22 +251,24 @@ void io_uring_backend::wait_some() noexcept {
     reap();
 }
 
+// Completes every CQE there is. Each is consumed before it is handled, and
+// handling it may queue SQEs (never reap again: see flush_sq).
 std::size_t io_uring_backend::reap() noexcept {
     std::size_t before = ready_.size();
-    unsigned head;
-    unsigned seen = 0;
+    reaping_ = true;
     io_uring_cqe* cqe;
-    io_uring_for_each_cqe(&ring_, head, cqe) {
-        ++seen;
-        std::uint64_t ud = cqe->user_data;
+    while (io_uring_peek_batch_cqe(&ring_, &cqe, 1) == 1) {
+        const std::uint64_t ud = cqe->user_data;
+        const int res = cqe->res;
+        const unsigned flags = cqe->flags;
+        io_uring_cq_advance(&ring_, 1);
         if (ud == 0 || ud == LIBURING_UDATA_TIMEOUT) continue;
         if (auto t = static_cast<tag>(ud >> 56); t != tag::none)
-            on_multishot(t, static_cast<int>(ud & 0xffffffffu), cqe->res, cqe->flags);
+            on_multishot(t, static_cast<int>(ud & 0xffffffffu), res, flags);
         else
-            complete(*reinterpret_cast<operation*>(static_cast<std::uintptr_t>(ud)), cqe->res,
-                     cqe->flags);
+            complete(*reinterpret_cast<operation*>(static_cast<std::uintptr_t>(ud)), res, flags);
     }
-    io_uring_cq_advance(&ring_, seen);
+    reaping_ = false;
     return ready_.size() - before;
 }
 
@@ -262,19 +278,26 @@ void io_uring_backend::complete(operation& op, int res, unsigned flags) noexcept
         wake_op_.state = op_state::done;
         return;
     }
+    const bool may_retry = !draining_ && !op.cancel_requested;
     if (flags & IORING_CQE_F_NOTIF) { // zero-copy send: the kernel let go of the buffer
         res = op.result;
     } else if (flags & IORING_CQE_F_MORE) { // zero-copy send: the notification follows
         op.result = res;
+        op.addr_len = zero_copy_notif_pending;
+        if (!may_retry) { // cancelled: do not wait for the peer
+            op.addr_len = zero_copy_aborted;
+            abort_connection(op.fd);
+        }
         return;
     }
-    const bool may_retry = !draining_ && !op.cancel_requested;
-    if (res == -EOPNOTSUPP && op.addr_len == 1 &&
-        (op.code == op_code::send ||
-         op.code == op_code::send_all)) { // this socket cannot send zero-copy: send it plainly
-        slot(op.fd).zero_copy = 0;
-        prepare(op, false);
-        return;
+    if (op.addr_len == zero_copy_aborted && res < 0) res = -ECANCELED; // the reset was ours
+    if (res == -EOPNOTSUPP && op.addr_len == zero_copy_sent && is_send(op)) {
+        slot(op.fd).zero_copy = 0; // this socket cannot send zero-copy
+        if (may_retry) {
+            prepare(op, false); // send it plainly
+            return;
+        }
+        res = -ECANCELED;
     }
     if (res == -EAGAIN && may_retry) { // old kernels: wait for readiness, then retry
         prepare(op, true);
@@ -296,6 +319,8 @@ void io_uring_backend::complete(operation& op, int res, unsigned flags) noexcept
         ::close(res); // accepted after the loop stopped wanting it
         res = -ECANCELED;
     }
+    if (draining_ && op.code == op_code::recv_pooled && res > 0)
+        res = -ECANCELED; // received for a frame that will not resume: the buffer goes back
     unlink(op);
     if (op.code == op_code::recv_pooled && res <= 0) release_buffer(op.buffer_id);
     finish(op, res);

@@ -11,6 +11,7 @@
 #include "runtime/detail/backend.hpp"
 
 #include <cstdint>
+#include <deque>
 #include <liburing.h>
 #include <string>
 #include <vector>
@@ -48,6 +49,18 @@ private:
     // operations that have no progress to count there).
     static constexpr std::size_t parked_on_socket = 1; // a multishot's waiter list
     static constexpr std::size_t parked_on_pool = 2;   // waits for a pool buffer
+    // A send's zero-copy state (kept in operation::addr_len, unused by sends).
+    static constexpr socklen_t zero_copy_sent = 1;          // went out as SEND_ZC
+    static constexpr socklen_t zero_copy_notif_pending = 2; // result in; buffer not yet free
+    static constexpr socklen_t zero_copy_aborted = 3;       // cancelled: connection reset
+    static bool is_send(const operation& op) noexcept {
+        return op.code == op_code::send || op.code == op_code::send_all;
+    }
+    // An SQE's length field is 32 bits: longer requests go in 1 GiB pieces
+    // (a receive returns less, send_all goes on from where it got).
+    static unsigned clamp_length(std::size_t n) noexcept {
+        return static_cast<unsigned>(n < (std::size_t(1) << 30) ? n : std::size_t(1) << 30);
+    }
 
     struct op_list {
         operation* head = nullptr;
@@ -60,7 +73,8 @@ private:
     // Per-fd state: kernel requests to join on close, and the socket's
     // multishot request with what it delivered that nobody has taken yet.
     struct fd_slot {
-        std::uint32_t in_kernel = 0; // one-shot requests plus an armed multishot
+        op_list kernel_ops;          // its one-shot requests in the kernel
+        std::uint32_t in_kernel = 0; // those plus an armed multishot
         op_list waiters;             // receives (or accepts) served by the multishot
         std::int32_t queue_head = -1, queue_tail = -1; // received buffers (ids), in order
         std::uint32_t queued = 0;                      // buffers (receive) or fds (accept) queued
@@ -81,7 +95,9 @@ private:
 
     // io_uring_setup.cpp
     void add_feature(const char* f);
+    void drop_feature(const char* f);
     bool zero_copy_peer(int fd);
+    static void abort_connection(int fd) noexcept;
     // io_uring_backend.cpp
     io_uring_sqe* get_sqe();
     void flush_sq();
@@ -95,6 +111,7 @@ private:
     }
     void grow_slots(std::size_t i);
     void link(operation& op);
+    bool cancel_socket(int fd) noexcept;
     void unlink(operation& op) noexcept;
     void wait_some() noexcept;
     std::size_t reap() noexcept;
@@ -105,7 +122,9 @@ private:
     // io_uring_multishot.cpp
     void probe_buffer_ring();
     void setup_buffer_ring();
+    bool waits_on_socket(const operation& op, const fd_slot& s) const noexcept;
     bool submit_on_socket(operation& op);
+    void rearm_starved() noexcept;
     bool submit_pooled_plain(operation& op);
     void arm(int fd, fd_slot& s);
     void stop(int fd, fd_slot& s) noexcept;
@@ -126,8 +145,9 @@ private:
     bool multishot_accept_ = false;
     bool send_zc_ = false;
     std::string features_;
-    operation* head_ = nullptr; // one-shot requests in the kernel (user operations)
-    std::vector<fd_slot> slots_;
+    bool reaping_ = false;       // reap() is running: flush_sq must not reap
+    bool rearm_pending_ = false; // buffers came back while sockets starved
+    std::deque<fd_slot> slots_;  // by fd; a deque, so a slot stays put while it grows
     std::size_t in_flight_ = 0;
     int wake_fd_ = -1;
     std::uint64_t wake_value_ = 0;
@@ -139,7 +159,6 @@ private:
     std::uint32_t provided_ = 0; // buffers ever put in the ring (ids 0..provided_-1)
     std::vector<buffer_meta> meta_;
     std::vector<int> starved_; // fds whose receives wait for buffers
-    bool rearming_ = false;    // release_buffer is re-arming starved sockets
     op_list pool_waiters_;     // plain mode: pooled receives waiting for a buffer
 };
 

@@ -42,15 +42,20 @@ operation* io_uring_backend::op_list::pop() noexcept {
     return op;
 }
 
+// Whether `op` is served from the socket's multishot queue (one predicate
+// for submit() and links_timeout(): they must agree).
+bool io_uring_backend::waits_on_socket(const operation& op, const fd_slot& s) const noexcept {
+    if (op.code == op_code::accept && multishot_accept_) return true;
+    return (op.code == op_code::recv || op.code == op_code::accept) && socket_busy(s);
+}
+
 bool io_uring_backend::links_timeout(const operation& op) const noexcept {
     if (!links_timeouts_) return false;
     // Operations that may wait outside the kernel are timed by the loop.
     if (op.code == op_code::recv_pooled) return false;
-    if (op.code == op_code::accept && multishot_accept_) return false;
-    if ((op.code == op_code::recv || op.code == op_code::accept) &&
-        static_cast<std::size_t>(op.fd) < slots_.size())
-        return !socket_busy(slots_[static_cast<std::size_t>(op.fd)]);
-    return true;
+    auto i = static_cast<std::size_t>(op.fd);
+    if (i < slots_.size()) return !waits_on_socket(op, slots_[i]);
+    return !(op.code == op_code::accept && multishot_accept_);
 }
 
 // Registers a buffer ring of `entries` at `mem` (page aligned); false if the
@@ -174,6 +179,7 @@ void io_uring_backend::on_multishot(tag t, int fd, int res, unsigned flags) noex
             ++s.queued;
         } else if (res == -EINVAL && !more && multishot_accept_ && !s.stopping) {
             multishot_accept_ = false; // kernel without multishot accept: one-shot from now
+            drop_feature("multishot_accept");
         } else if (res != -ECANCELED) {
             s.final_result = res;
         }
@@ -195,12 +201,13 @@ void io_uring_backend::on_multishot(tag t, int fd, int res, unsigned flags) noex
             std::uint32_t n = std::min<std::uint32_t>(ring_growth, pool().capacity() - provided_);
             for (std::uint32_t i = 0; i < n; ++i)
                 provide(static_cast<std::uint16_t>(provided_++));
-        } else if (!s.starved) {
-            s.starved = true;
+        } else if (!s.starved && pool().in_use() >= provided_) {
+            s.starved = true; // every buffer is out: wait until one comes back
             starved_.push_back(fd);
-        }
+        } // else stale: buffers came back since the kernel ran dry, re-arm below
     } else if (res == -EINVAL && !more && multishot_recv_ && !s.stopping) {
         multishot_recv_ = false; // kernel without multishot receive: one-shot from now
+        drop_feature("multishot_recv");
     } else if (res != -ECANCELED) {
         s.final_result = res;
     }
@@ -283,20 +290,30 @@ void io_uring_backend::provide(std::uint16_t id) noexcept {
 void io_uring_backend::release_buffer(std::uint16_t id) noexcept {
     if (buf_ring_ == nullptr) { // plain mode: the first waiter gets it
         pool().give(id);
-        if (operation* op = pool_waiters_.pop()) {
+        while (operation* op = pool_waiters_.pop()) {
+            if (draining_ || slots_[static_cast<std::size_t>(op->fd)].closing) {
+                op->done = 0; // its socket is going: start nothing new on it
+                finish(*op, -ECANCELED);
+                continue;
+            }
             --in_flight_; // counted again by submit_pooled_plain
             submit_pooled_plain(*op);
+            return;
         }
         return;
     }
     pool().note_returned();
     provide(id);
-    // Sockets stopped by -ENOBUFS all go on: the kernel takes a buffer only
-    // for a socket that has data (an idle one puts it back), so the buffer
-    // reaches whichever has data; the others stop again on -ENOBUFS.
-    // (Indexed, and not re-entered: arm() may flush the SQ and reap.)
-    if (rearming_) return;
-    rearming_ = true;
+    rearm_pending_ = !starved_.empty(); // poll() re-arms them: no SQE from here
+}
+
+// Re-arms the starved sockets, once per loop turn however many buffers came
+// back: the kernel takes a buffer only for a socket with data (an idle one
+// puts it back), so the buffers reach the sockets that have data; the others
+// stop again on -ENOBUFS.
+void io_uring_backend::rearm_starved() noexcept {
+    rearm_pending_ = false;
+    // Indexed: arm() may reap, and a socket starved again is appended past n.
     std::size_t n = starved_.size();
     for (std::size_t i = 0; i < n; ++i) {
         int fd = starved_[i];
@@ -305,7 +322,6 @@ void io_uring_backend::release_buffer(std::uint16_t id) noexcept {
         if (!s.armed && s.waiters.head != nullptr && !draining_ && !s.closing) arm(fd, s);
     }
     starved_.erase(starved_.begin(), starved_.begin() + static_cast<std::ptrdiff_t>(n));
-    rearming_ = false;
 }
 
 // The socket is closed (or the loop drains): waiters are cancelled, queued

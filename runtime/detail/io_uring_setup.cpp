@@ -123,6 +123,26 @@ void io_uring_backend::add_feature(const char* f) {
     features_ += f;
 }
 
+// A fast path the kernel turned out not to have (EINVAL on first use).
+void io_uring_backend::drop_feature(const char* f) {
+    auto at = features_.find(f);
+    if (at == std::string::npos) return;
+    std::size_t end = at + std::strlen(f);
+    if (end < features_.size() && features_[end] == ' ') ++end;
+    features_.erase(at, end - at);
+    while (!features_.empty() && features_.back() == ' ')
+        features_.pop_back();
+}
+
+// Resets a TCP connection in place (connect with AF_UNSPEC): the kernel
+// drops the socket's queued data and so releases zero-copy buffers whose
+// release would otherwise wait for a peer that does not read.
+void io_uring_backend::abort_connection(int fd) noexcept {
+    sockaddr sa{};
+    sa.sa_family = AF_UNSPEC;
+    [[maybe_unused]] int r = ::connect(fd, &sa, sizeof sa);
+}
+
 // Whether sends on `fd` may go zero-copy: a TCP peer on another host (on
 // this host the kernel keeps the pages until the reader has read them, so a
 // cancelled send could not finish while the reader waits). Decided once per
