@@ -9,6 +9,7 @@
 // Pooled receives take a pool buffer only when the socket is readable; with
 // the pool empty they wait on the pool and continue when a lease comes back.
 #include "runtime/detail/backend.hpp"
+#include "runtime/detail/operation_list.hpp"
 
 #include <array>
 #include <cerrno>
@@ -24,26 +25,9 @@
 namespace coronet::detail {
 namespace {
 
-struct wait_list {
-    operation* head = nullptr;
-    operation* tail = nullptr;
-
-    void push(operation& op) noexcept {
-        op.next = nullptr;
-        op.prev = tail;
-        (tail ? tail->next : head) = &op;
-        tail = &op;
-    }
-    void remove(operation& op) noexcept {
-        (op.prev ? op.prev->next : head) = op.next;
-        (op.next ? op.next->prev : tail) = op.prev;
-        op.prev = op.next = nullptr;
-    }
-};
-
 struct fd_state {
-    wait_list readers;
-    wait_list writers;
+    operation_list readers;
+    operation_list writers;
     bool registered = false;
     bool drained = false;     // a receive emptied it; no read edge since
     bool peer_closed = false; // EOF, reset or error seen: a receive never parks unasked
@@ -290,7 +274,7 @@ private:
         return -EAGAIN;
     }
 
-    wait_list& list_of(operation& op) noexcept {
+    operation_list& list_of(operation& op) noexcept {
         if (op.done == waits_for_buffer && op.code == op_code::recv_pooled) return buffer_waiters_;
         fd_state& st = fds_[static_cast<std::size_t>(op.fd)];
         return is_read_side(op.code) ? st.readers : st.writers;
@@ -322,7 +306,7 @@ private:
         return r;
     }
 
-    void drive(fd_state& st, wait_list& list) noexcept {
+    void drive(fd_state& st, operation_list& list) noexcept {
         while (operation* op = list.head) {
             int r = attempt(*op, st);
             if (r == -EAGAIN) return;
@@ -348,7 +332,7 @@ private:
     }
 
     void cancel_all(fd_state& st) noexcept {
-        for (wait_list* l : {&st.readers, &st.writers}) {
+        for (operation_list* l : {&st.readers, &st.writers}) {
             while (operation* op = l->head) {
                 l->remove(*op);
                 complete(*op, -ECANCELED);
@@ -371,7 +355,7 @@ private:
     bool pwait2_ = true;
     std::size_t in_flight_ = 0;
     std::vector<fd_state> fds_;
-    wait_list buffer_waiters_; // pooled receives on readable sockets, pool empty
+    operation_list buffer_waiters_; // pooled receives on readable sockets, pool empty
     std::array<epoll_event, 256> events_{};
 };
 

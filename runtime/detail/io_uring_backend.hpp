@@ -9,6 +9,7 @@
 // requests whose CQEs are ignored (cancels, linked polls and timeouts); a
 // tagged fd (tag in the top byte) for a socket's multishot request.
 #include "runtime/detail/backend.hpp"
+#include "runtime/detail/operation_list.hpp"
 
 #include <cstdint>
 #include <deque>
@@ -62,20 +63,12 @@ private:
         return static_cast<unsigned>(n < (std::size_t(1) << 30) ? n : std::size_t(1) << 30);
     }
 
-    struct op_list {
-        operation* head = nullptr;
-        operation* tail = nullptr;
-        void push(operation& op) noexcept;
-        void remove(operation& op) noexcept;
-        operation* pop() noexcept;
-    };
-
     // Per-fd state: kernel requests to join on close, and the socket's
     // multishot request with what it delivered that nobody has taken yet.
     struct fd_slot {
-        op_list kernel_ops;          // its one-shot requests in the kernel
+        operation_list kernel_ops;   // its one-shot requests in the kernel
         std::uint32_t in_kernel = 0; // those plus an armed multishot
-        op_list waiters;             // receives (or accepts) served by the multishot
+        operation_list waiters;      // receives (or accepts) served by the multishot
         std::int32_t queue_head = -1, queue_tail = -1; // received buffers (ids), in order
         std::uint32_t queued = 0;                      // buffers (receive) or fds (accept) queued
         std::vector<int> accepted;  // multishot accept: fds not taken yet (capacity kept)
@@ -158,8 +151,8 @@ private:
     std::uint32_t buf_ring_entries_ = 0;
     std::uint32_t provided_ = 0; // buffers ever put in the ring (ids 0..provided_-1)
     std::vector<buffer_meta> meta_;
-    std::vector<int> starved_; // fds whose receives wait for buffers
-    op_list pool_waiters_;     // plain mode: pooled receives waiting for a buffer
+    std::vector<int> starved_;    // fds whose receives wait for buffers
+    operation_list pool_waiters_; // plain mode: pooled receives waiting for a buffer
 };
 
 } // namespace coronet::detail

@@ -23,25 +23,6 @@ constexpr std::uint32_t queue_limit = 16;  // buffers queued on one socket befor
 constexpr unsigned short buffer_group = 0; // the one buffer group this backend uses
 } // namespace
 
-void io_uring_backend::op_list::push(operation& op) noexcept {
-    op.next = nullptr;
-    op.prev = tail;
-    (tail ? tail->next : head) = &op;
-    tail = &op;
-}
-
-void io_uring_backend::op_list::remove(operation& op) noexcept {
-    (op.prev ? op.prev->next : head) = op.next;
-    (op.next ? op.next->prev : tail) = op.prev;
-    op.prev = op.next = nullptr;
-}
-
-operation* io_uring_backend::op_list::pop() noexcept {
-    operation* op = head;
-    if (op != nullptr) remove(*op);
-    return op;
-}
-
 // Whether `op` is served from the socket's multishot queue (one predicate
 // for submit() and links_timeout(): they must agree).
 bool io_uring_backend::waits_on_socket(const operation& op, const fd_slot& s) const noexcept {
