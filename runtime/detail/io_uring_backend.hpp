@@ -71,7 +71,8 @@ private:
         operation_list waiters;      // receives (or accepts) served by the multishot
         std::int32_t queue_head = -1, queue_tail = -1; // received buffers (ids), in order
         std::uint32_t queued = 0;                      // buffers (receive) or fds (accept) queued
-        std::vector<int> accepted;  // multishot accept: fds not taken yet (capacity kept)
+        std::vector<int> accepted; // multishot accept: fds, [accepted_head, end) not taken
+        std::uint32_t accepted_head = 0;
         int final_result = 1;       // the multishot's last result (EOF/error); 1 = none
         bool armed = false;         // a multishot request is in the kernel
         bool stopping = false;      // a cancel for it has been sent

@@ -81,7 +81,8 @@ void io_uring_backend::setup_buffer_ring() {
 }
 
 bool io_uring_backend::socket_busy(const fd_slot& s) const noexcept {
-    return s.armed || s.queue_head >= 0 || s.final_result != 1 || s.waiters.head != nullptr;
+    return s.armed || s.queue_head >= 0 || s.accepted_head < s.accepted.size() ||
+           s.final_result != 1 || s.waiters.head != nullptr;
 }
 
 // Receives and accepts served by the socket's multishot request.
@@ -209,9 +210,12 @@ void io_uring_backend::on_multishot(tag t, int fd, int res, unsigned flags) noex
 // Gives `op` what is queued on the socket, if anything; true if it did.
 bool io_uring_backend::serve_one(fd_slot& s, operation& op, int& res) noexcept {
     if (op.code == op_code::accept) {
-        if (!s.accepted.empty()) {
-            res = s.accepted.front();
-            s.accepted.erase(s.accepted.begin());
+        if (s.accepted_head < s.accepted.size()) {
+            res = s.accepted[s.accepted_head++];
+            if (s.accepted_head == s.accepted.size()) { // all taken: reuse the storage
+                s.accepted.clear();
+                s.accepted_head = 0;
+            }
             --s.queued;
             if (op.buffer != nullptr && // the peer: multishot accept reports none
                 ::getpeername(res, static_cast<sockaddr*>(op.buffer), &op.addr_len) < 0)
@@ -326,9 +330,10 @@ void io_uring_backend::release_socket(int fd, fd_slot& s) noexcept {
         s.queue_head = meta_[id].next;
         release_buffer(id);
     }
-    for (int afd : s.accepted)
-        ::close(afd);
+    for (std::size_t i = s.accepted_head; i < s.accepted.size(); ++i)
+        ::close(s.accepted[i]);
     s.accepted.clear();
+    s.accepted_head = 0;
     if (s.starved) std::erase(starved_, fd);
     s.queue_tail = -1;
     s.queued = 0;
