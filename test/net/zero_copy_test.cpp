@@ -6,6 +6,7 @@
 #include "net/tcp_stream.hpp"
 #include "runtime/cancel_scope.hpp"
 #include "runtime/error.hpp"
+#include "runtime/task_group.hpp"
 #include "runtime/timeout.hpp"
 #include "runtime/timer.hpp"
 #include "test/test_util.hpp"
@@ -246,6 +247,53 @@ TEST_CASE("zero_copy: a cancelled send_all ends at once; plain sends deliver byt
         CHECK(std::equal(got.begin(), got.end(), big.begin()));
         CHECK(current_loop().stats().in_flight == 0);
         MESSAGE(sent << " of " << big.size() << " bytes sent before the cancel");
+    };
+    coronet::run(main(), o);
+}
+
+namespace {
+
+task<> send_until_closed(tcp_stream& c, std::span<const std::byte> data, bool& finished,
+                         std::error_code& err) {
+    auto r = co_await c.send_all(data);
+    err = r ? std::error_code{} : r.error();
+    finished = true;
+}
+
+// Closes `c` once its send is in flight (and has had turns to fill the
+// socket buffers). Yields, never sleeps; bounded.
+task<> close_when_sending(tcp_stream& c) {
+    for (int i = 0; i < 1000 && current_loop().stats().in_flight == 0; ++i)
+        co_await sleep_for(0ms);
+    for (int i = 0; i < 20; ++i)
+        co_await sleep_for(0ms);
+    c.close();
+}
+
+} // namespace
+
+TEST_CASE("zero_copy: closing a socket whose send waits for a reader that never reads ends it") {
+    // Without the reset in close(), a zero-copy send whose data the kernel
+    // holds would keep close() (and the whole loop) waiting for the reader.
+    loop_options o{.zero_copy_min = 16384, .zero_copy_local = true};
+    auto main = []() -> task<> {
+        auto before = test::open_fds();
+        {
+            auto l = test::listen_loopback();
+            auto c = (co_await tcp_stream::connect(l.local_address())).value();
+            auto s = (co_await l.accept()).value(); // never read
+            auto big = test::pattern(32 << 20, 7);
+            bool finished = false;
+            std::error_code err;
+            task_group g;
+            g.spawn(send_until_closed(c, big, finished, err));
+            g.spawn(close_when_sending(c));
+            CHECK(co_await with_timeout(10s, g.join()));
+            CHECK(finished);
+            CHECK(err); // cancelled or bad_file_descriptor: never success
+            CHECK(current_loop().stats().in_flight == 0);
+        }
+        CHECK(test::open_fds() == before);
     };
     coronet::run(main(), o);
 }
