@@ -38,8 +38,7 @@ struct [[nodiscard]] recv_awaitable : io_awaitable {
 /// co_await → result<buffer_lease>: the bytes received, in a buffer of the
 /// loop's pool (at most loop_options::pool_buffer_size bytes); an empty lease
 /// means EOF. The buffer is taken only when data has arrived, so sockets that
-/// wait cost no buffer (io_uring with fast paths off: when the receive
-/// starts). When the pool is empty, the receive waits for a lease to come
+/// wait cost no buffer. When the pool is empty, the receive waits for a lease to come
 /// back. Errors: as recv_awaitable's. Cancelled, it returns
 /// operation_canceled, or the data if it had already arrived; nothing is
 /// lost: data the kernel had received stays queued for the next receive.

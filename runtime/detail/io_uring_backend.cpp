@@ -178,8 +178,13 @@ void io_uring_backend::prepare(operation& op, bool after_poll) {
         io_uring_prep_connect(sqe, op.fd, static_cast<const sockaddr*>(op.buffer),
                               static_cast<socklen_t>(op.length));
         break;
+    case op_code::recv_pooled: // plain mode: first readability, then into a pool buffer
+        if (op.done == polling) {
+            io_uring_prep_poll_add(sqe, op.fd, POLLIN);
+            break;
+        }
+        [[fallthrough]];
     case op_code::recv:
-    case op_code::recv_pooled: // plain mode: the pool buffer is already in op.buffer
         io_uring_prep_recv(sqe, op.fd, op.buffer, clamp_length(op.length), 0);
         break;
     case op_code::send:
@@ -298,6 +303,22 @@ void io_uring_backend::complete(operation& op, int res, unsigned flags) noexcept
             return;
         }
         res = -ECANCELED;
+    }
+    if (op.code == op_code::recv_pooled && op.done == polling) { // plain pooled receive
+        if (res >= 0 && may_retry) {
+            receive_pooled_plain(op); // readable: now a buffer
+            return;
+        }
+        unlink(op);
+        op.done = 0;
+        finish(op, res < 0 ? res : -ECANCELED);
+        return;
+    }
+    if (res == -EAGAIN && may_retry && op.code == op_code::recv_pooled) {
+        op.done = polling; // someone else read it: wait again, without the buffer
+        prepare(op, false);
+        release_buffer(op.buffer_id);
+        return;
     }
     if (res == -EAGAIN && may_retry) { // old kernels: wait for readiness, then retry
         prepare(op, true);

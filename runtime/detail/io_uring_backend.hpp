@@ -50,6 +50,7 @@ private:
     // operations that have no progress to count there).
     static constexpr std::size_t parked_on_socket = 1; // a multishot's waiter list
     static constexpr std::size_t parked_on_pool = 2;   // waits for a pool buffer
+    static constexpr std::size_t polling = 3;          // plain pooled receive: waits to be readable
     // A send's zero-copy state (kept in operation::addr_len, unused by sends).
     static constexpr socklen_t zero_copy_sent = 1;          // went out as SEND_ZC
     static constexpr socklen_t zero_copy_notif_pending = 2; // result in; buffer not yet free
@@ -120,6 +121,7 @@ private:
     bool submit_on_socket(operation& op);
     void rearm_starved() noexcept;
     bool submit_pooled_plain(operation& op);
+    void receive_pooled_plain(operation& op);
     void arm(int fd, fd_slot& s);
     void stop(int fd, fd_slot& s) noexcept;
     void on_multishot(tag t, int fd, int res, unsigned flags) noexcept;

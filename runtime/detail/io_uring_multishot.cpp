@@ -104,23 +104,32 @@ bool io_uring_backend::submit_on_socket(operation& op) {
     return false;
 }
 
-// Plain mode (no buffer ring): a pool buffer is taken at submission.
+// Plain mode (no buffer ring): like epoll, a pooled receive first waits for
+// readability (POLL_ADD) and takes a pool buffer only then, so sockets that
+// wait hold none.
 bool io_uring_backend::submit_pooled_plain(operation& op) {
     op.state = op_state::in_flight;
+    op.done = polling;
+    link(op);
+    prepare(op, false);
+    return false;
+}
+
+// Plain mode, the socket is readable and `op` is linked: receive into a pool
+// buffer, or wait on the pool for one.
+void io_uring_backend::receive_pooled_plain(operation& op) {
     auto id = pool().take();
     if (!id) { // every buffer is leased: wait for one to come back
+        unlink(op);
         op.done = parked_on_pool;
         pool_waiters_.push(op);
-        ++in_flight_;
-        return false;
+        return;
     }
     op.done = 0;
     op.buffer_id = *id;
     op.buffer = pool().data(*id);
     op.length = pool().buffer_size();
-    link(op);
     prepare(op, false);
-    return false;
 }
 
 void io_uring_backend::arm(int fd, fd_slot& s) {
@@ -281,8 +290,9 @@ void io_uring_backend::release_buffer(std::uint16_t id) noexcept {
                 finish(*op, -ECANCELED);
                 continue;
             }
-            --in_flight_; // counted again by submit_pooled_plain
-            submit_pooled_plain(*op);
+            --in_flight_; // counted again by link()
+            link(*op);
+            receive_pooled_plain(*op); // it was readable; a buffer is there now
             return;
         }
         return;

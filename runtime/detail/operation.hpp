@@ -21,8 +21,8 @@ enum class op_code : std::uint8_t {
     read,     // read(2) on a non-socket fd (eventfd, signalfd); result: bytes
     recvmsg,  // buffer: msghdr*; flags MSG_TRUNC: result is the datagram's full length
     sendmsg,  // buffer: const msghdr*; result: bytes sent
-    // A receive into a buffer of the loop's pool (taken when data is there;
-    // io_uring without a buffer ring: when the receive starts): result bytes
+    // A receive into a buffer of the loop's pool (taken when data is there):
+    // result bytes
     // (0 = EOF); on success `buffer` is the data and `buffer_id` the pool
     // buffer, which the awaitable turns into a lease.
     recv_pooled,

@@ -479,12 +479,9 @@ TEST_CASE("recv_pooled: idle connections hold no buffers; each takes one when da
         REQUIRE(co_await yield_until(all_started));
         co_await yield_turns(20);
         CHECK(done == 0);
-        // 64 waiting receives, no buffer. Except io_uring without a buffer
-        // ring (CORONET_FAST_PATHS=0): there a one-shot RECV needs its
-        // buffer at submission.
-        const bool buffer_at_submit =
-            current_loop().backend() == backend_kind::io_uring && !has_feature("provided_buffers");
-        CHECK(stats().pool_buffers_in_use == (buffer_at_submit ? std::size_t(n) : 0));
+        // 64 waiting receives, no buffer (every configuration: io_uring
+        // without a buffer ring waits for readability first).
+        CHECK(stats().pool_buffers_in_use == 0);
         for (int i = 0; i < n; ++i) {
             std::byte one[1] = {static_cast<std::byte>(i)};
             CHECK(co_await pairs[static_cast<std::size_t>(i)].client.send_all(one));
@@ -660,19 +657,10 @@ task<> idle_waiter_first() {
 
     la->release();
     auto is_busy_done = [&] { return busy_done; };
-    const bool buffer_at_submit =
-        current_loop().backend() == backend_kind::io_uring && !has_feature("provided_buffers");
-    if (!buffer_at_submit) {
-        // The returned buffer must reach the socket that has data, even
-        // though an idle socket asked for one first.
-        CHECK(co_await yield_until(is_busy_done, 20'000));
-        CHECK_FALSE(idle_done);
-    } else {
-        // io_uring without a buffer ring takes the buffer at submission: the
-        // idle socket's receive holds it until its data comes.
-        co_await yield_turns(20);
-        CHECK_FALSE(busy_done);
-    }
+    // The returned buffer must reach the socket that has data, even though
+    // an idle socket asked for one first.
+    CHECK(co_await yield_until(is_busy_done, 20'000));
+    CHECK_FALSE(idle_done);
 
     // The idle socket's data arrives: its receive completes (after `busy`
     // gives its buffer back, where the pool has to).
