@@ -62,7 +62,7 @@ void io_uring_backend::cancel(operation& op) {
 // list, so the scan starts over after each one. Returns whether anything of
 // fd's is still in the kernel.
 bool io_uring_backend::cancel_socket(int fd) noexcept {
-    fd_slot& s = slots_[static_cast<std::size_t>(fd)]; // a deque: stays put
+    fd_slot& s = slots_[static_cast<std::size_t>(fd)]; // made by submit(): never grows here
     for (bool again = true; again;) {
         again = false;
         for (operation* op = s.kernel_ops.head; op != nullptr; op = op->next) {
@@ -261,8 +261,9 @@ void io_uring_backend::wait_some() noexcept {
 std::size_t io_uring_backend::reap() noexcept {
     std::size_t before = ready_.size();
     reaping_ = true;
+    unsigned head;
     io_uring_cqe* cqe;
-    while (io_uring_peek_batch_cqe(&ring_, &cqe, 1) == 1) {
+    io_uring_for_each_cqe(&ring_, head, cqe) { // the CQ head moves with `head`
         const std::uint64_t ud = cqe->user_data;
         const int res = cqe->res;
         const unsigned flags = cqe->flags;

@@ -12,7 +12,6 @@
 #include "runtime/detail/operation_list.hpp"
 
 #include <cstdint>
-#include <deque>
 #include <liburing.h>
 #include <string>
 #include <vector>
@@ -143,7 +142,10 @@ private:
     std::string features_;
     bool reaping_ = false;       // reap() is running: flush_sq must not reap
     bool rearm_pending_ = false; // buffers came back while sockets starved
-    std::deque<fd_slot> slots_;  // by fd; a deque, so a slot stays put while it grows
+    // By fd. Grows only in submit(), which coroutines call, never while the
+    // backend holds a reference to a slot (every later link() of an
+    // operation finds its slot made).
+    std::vector<fd_slot> slots_;
     std::size_t in_flight_ = 0;
     int wake_fd_ = -1;
     std::uint64_t wake_value_ = 0;
