@@ -19,10 +19,10 @@
 //   process CPU  every thread (RUSAGE_SELF: sender, reader, io_uring workers), ms per GiB
 //   SEND_ZC      event_loop::stats().zero_copy_sends per run (0 in plain mode)
 // Exit status: 0, 1 if a run failed, 77 if io_uring is unavailable here.
-#include "net/tcp_listener.hpp"
-#include "net/tcp_stream.hpp"
-#include "runtime/backend_kind.hpp"
-#include "runtime/event_loop.hpp"
+#include <coronet/net/tcp_listener.hpp>
+#include <coronet/net/tcp_stream.hpp>
+#include <coronet/runtime/backend_kind.hpp>
+#include <coronet/runtime/event_loop.hpp>
 
 #include <algorithm>
 #include <arpa/inet.h>

@@ -13,10 +13,10 @@
 // (extra::names: it connects with tcp_stream::connect(host, port), trying
 // every address) gets `host` and `port` untouched and `host_is_name` set.
 
-#include "net/address.hpp"
-#include "net/resolve.hpp"
-#include "net/unix_address.hpp"
-#include "runtime/event_loop.hpp"
+#include <coronet/net/address.hpp>
+#include <coronet/net/resolve.hpp>
+#include <coronet/net/unix_address.hpp>
+#include <coronet/runtime/event_loop.hpp>
 
 #include <charconv>
 #include <chrono>

@@ -2,10 +2,10 @@
 //
 // Run:  build/examples/echo_server &   then   build/examples/echo_client
 //       [--host 127.0.0.1|localhost] [--port 65432] [--unix PATH] [--message TEXT] [--count N]
-#include "examples/cli.hpp"
-#include "net/tcp_stream.hpp"
-#include "net/unix_stream.hpp"
-#include "runtime/event_loop.hpp"
+#include "cli.hpp"
+#include <coronet/net/tcp_stream.hpp>
+#include <coronet/net/unix_stream.hpp>
+#include <coronet/runtime/event_loop.hpp>
 
 #include <string>
 

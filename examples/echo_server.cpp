@@ -6,12 +6,12 @@
 //                                   [--fast-paths on|off] [--stats]
 //        build/examples/echo_server --unix /tmp/echo.sock      (or --unix @echo: abstract)
 // Then:  build/examples/echo_client (or the seed's Python client); Ctrl-C stops it.
-#include "examples/cli.hpp"
-#include "net/tcp_listener.hpp"
-#include "net/unix_listener.hpp"
-#include "runtime/signal_set.hpp"
-#include "runtime/timeout.hpp"
-#include "runtime/when_all.hpp"
+#include "cli.hpp"
+#include <coronet/net/tcp_listener.hpp>
+#include <coronet/net/unix_listener.hpp>
+#include <coronet/runtime/signal_set.hpp>
+#include <coronet/runtime/timeout.hpp>
+#include <coronet/runtime/when_all.hpp>
 
 using namespace coronet;
 using namespace std::chrono_literals;

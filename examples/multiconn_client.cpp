@@ -6,11 +6,11 @@
 // Run:  build/examples/echo_server --port 0 &   then
 //       build/examples/multiconn_client --port PORT [--connections 10] [--messages 5]
 //       [--host 127.0.0.1|localhost] [--unix PATH] [--message TEXT] [--backend auto]
-#include "examples/cli.hpp"
-#include "net/resolve.hpp"
-#include "net/tcp_stream.hpp"
-#include "net/unix_stream.hpp"
-#include "runtime/task_group.hpp"
+#include "cli.hpp"
+#include <coronet/net/resolve.hpp>
+#include <coronet/net/tcp_stream.hpp>
+#include <coronet/net/unix_stream.hpp>
+#include <coronet/runtime/task_group.hpp>
 
 #include <chrono>
 #include <string>

@@ -3,10 +3,10 @@
 //
 // Run:  build/examples/object_server &   then   build/examples/object_client
 //       [--host 127.0.0.1] [--port 65432] [--message CUSTOMER] [--count N] [--backend auto]
-#include "examples/cli.hpp"
-#include "examples/records.hpp"
-#include "net/object_stream.hpp"
-#include "net/tcp_stream.hpp"
+#include "cli.hpp"
+#include "records.hpp"
+#include <coronet/net/object_stream.hpp>
+#include <coronet/net/tcp_stream.hpp>
 
 #include <cmath>
 

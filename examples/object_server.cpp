@@ -5,13 +5,13 @@
 //
 // Run:   build/examples/object_server [--host 127.0.0.1] [--port 65432] [--backend auto]
 // Then:  build/examples/object_client, or any language: 4-byte big-endian length + JSON.
-#include "examples/cli.hpp"
-#include "examples/records.hpp"
-#include "net/object_stream.hpp"
-#include "net/tcp_listener.hpp"
-#include "runtime/signal_set.hpp"
-#include "runtime/timeout.hpp"
-#include "runtime/when_all.hpp"
+#include "cli.hpp"
+#include "records.hpp"
+#include <coronet/net/object_stream.hpp>
+#include <coronet/net/tcp_listener.hpp>
+#include <coronet/runtime/signal_set.hpp>
+#include <coronet/runtime/timeout.hpp>
+#include <coronet/runtime/when_all.hpp>
 
 #include <cstdio>
 

@@ -4,9 +4,9 @@
 //
 // Run:  build/examples/udp_echo_server &   then   build/examples/udp_echo_client
 //       [--host 127.0.0.1] [--port 65432] [--message TEXT] [--count N] [--backend auto]
-#include "examples/cli.hpp"
-#include "net/udp_socket.hpp"
-#include "runtime/timeout.hpp"
+#include "cli.hpp"
+#include <coronet/net/udp_socket.hpp>
+#include <coronet/runtime/timeout.hpp>
 
 #include <chrono>
 #include <string>

@@ -4,10 +4,10 @@
 //
 // Run:   build/examples/udp_echo_server [--host 127.0.0.1] [--port 65432] [--backend auto]
 // Then:  build/examples/udp_echo_client (or any UDP client); Ctrl-C stops it.
-#include "examples/cli.hpp"
-#include "net/udp_socket.hpp"
-#include "runtime/signal_set.hpp"
-#include "runtime/when_all.hpp"
+#include "cli.hpp"
+#include <coronet/net/udp_socket.hpp>
+#include <coronet/runtime/signal_set.hpp>
+#include <coronet/runtime/when_all.hpp>
 
 #include <array>
 #include <cstdio>

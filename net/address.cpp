@@ -1,4 +1,4 @@
-#include "net/address.hpp"
+#include "coronet/net/address.hpp"
 
 #include <arpa/inet.h>
 #include <charconv>

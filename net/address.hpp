@@ -10,7 +10,7 @@
 // Errors: std::errc::invalid_argument for text that is not an address, a
 // missing or out-of-range port, or an IPv6 address without brackets.
 
-#include "runtime/result.hpp"
+#include "coronet/runtime/result.hpp"
 
 #include <cstdint>
 #include <fmt/format.h>

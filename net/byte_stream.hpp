@@ -14,8 +14,8 @@
 // coronet's own do), stream_writer uses it to keep exactly the unsent bytes
 // after a failed or cancelled flush.
 
-#include "runtime/cancel_scope.hpp"
-#include "runtime/result.hpp"
+#include "coronet/runtime/cancel_scope.hpp"
+#include "coronet/runtime/result.hpp"
 
 #include <concepts>
 #include <cstddef>

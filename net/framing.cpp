@@ -1,4 +1,4 @@
-#include "net/framing.hpp"
+#include "coronet/net/framing.hpp"
 
 namespace coronet {
 

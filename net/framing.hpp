@@ -31,12 +31,12 @@
 // sent part of the frame: close the stream (or send through a stream_writer,
 // whose flush resumes exactly).
 
-#include "net/byte_stream.hpp"
-#include "net/stream_reader.hpp"
-#include "net/stream_writer.hpp"
-#include "runtime/error.hpp"
-#include "runtime/result.hpp"
-#include "runtime/task.hpp"
+#include "coronet/net/byte_stream.hpp"
+#include "coronet/net/stream_reader.hpp"
+#include "coronet/net/stream_writer.hpp"
+#include "coronet/runtime/error.hpp"
+#include "coronet/runtime/result.hpp"
+#include "coronet/runtime/task.hpp"
 
 #include <array>
 #include <cstddef>

@@ -34,13 +34,13 @@
 // Cancellation: as recv_message / send_message (framing.hpp): a cancelled
 // recv_object consumes nothing; the next one reads the whole message.
 
-#include "net/byte_stream.hpp"
-#include "net/framing.hpp"
-#include "net/stream_reader.hpp"
-#include "net/stream_writer.hpp"
-#include "runtime/error.hpp"
-#include "runtime/result.hpp"
-#include "runtime/task.hpp"
+#include "coronet/net/byte_stream.hpp"
+#include "coronet/net/framing.hpp"
+#include "coronet/net/stream_reader.hpp"
+#include "coronet/net/stream_writer.hpp"
+#include "coronet/runtime/error.hpp"
+#include "coronet/runtime/result.hpp"
+#include "coronet/runtime/task.hpp"
 
 #include <cstddef>
 #include <nlohmann/json.hpp>

@@ -1,6 +1,6 @@
-#include "net/resolve.hpp"
+#include "coronet/net/resolve.hpp"
 
-#include "runtime/thread_pool.hpp"
+#include "coronet/runtime/thread_pool.hpp"
 
 #include <algorithm>
 #include <cerrno>

@@ -24,9 +24,9 @@
 // at once and the lookup's answer is discarded when it ends
 // (cancel_policy::abandon): a timeout around resolve() fires on time.
 
-#include "net/address.hpp"
-#include "runtime/result.hpp"
-#include "runtime/task.hpp"
+#include "coronet/net/address.hpp"
+#include "coronet/runtime/result.hpp"
+#include "coronet/runtime/task.hpp"
 
 #include <cstdint>
 #include <netdb.h>

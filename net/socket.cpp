@@ -1,6 +1,6 @@
-#include "net/socket.hpp"
+#include "coronet/net/socket.hpp"
 
-#include "runtime/event_loop.hpp"
+#include "coronet/runtime/event_loop.hpp"
 
 #include <cerrno>
 #include <sys/socket.h>

@@ -10,8 +10,8 @@
 // The setup calls here (socket, bind, listen, setsockopt, getsockname) never
 // block and are made directly; all waiting I/O goes through the backend.
 
-#include "net/address.hpp"
-#include "runtime/result.hpp"
+#include "coronet/net/address.hpp"
+#include "coronet/runtime/result.hpp"
 
 #include <utility>
 

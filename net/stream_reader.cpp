@@ -1,4 +1,4 @@
-#include "net/stream_reader.hpp"
+#include "coronet/net/stream_reader.hpp"
 
 #include <cstring>
 #include <stdexcept>

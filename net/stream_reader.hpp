@@ -29,10 +29,10 @@
 // leaves those 6 to the next read. One read at a time per reader: starting a
 // read while another is pending throws std::logic_error.
 
-#include "net/byte_stream.hpp"
-#include "runtime/error.hpp"
-#include "runtime/result.hpp"
-#include "runtime/task.hpp"
+#include "coronet/net/byte_stream.hpp"
+#include "coronet/runtime/error.hpp"
+#include "coronet/runtime/result.hpp"
+#include "coronet/runtime/task.hpp"
 
 #include <algorithm>
 #include <cerrno>

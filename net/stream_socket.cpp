@@ -1,6 +1,6 @@
-#include "net/stream_socket.hpp"
+#include "coronet/net/stream_socket.hpp"
 
-#include "runtime/event_loop.hpp"
+#include "coronet/runtime/event_loop.hpp"
 
 #include <cerrno>
 

@@ -9,9 +9,9 @@
 // timeout, or close() from another coroutine) is joined before it completes
 // with operation_canceled or with the result it reached anyway.
 
-#include "net/detail/stream_ops.hpp"
-#include "net/socket.hpp"
-#include "runtime/result.hpp"
+#include "coronet/net/detail/stream_ops.hpp"
+#include "coronet/net/socket.hpp"
+#include "coronet/runtime/result.hpp"
 
 #include <span>
 #include <string_view>

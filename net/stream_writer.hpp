@@ -30,9 +30,9 @@
 // sent twice. One write or flush at a time per writer: starting one while
 // another is pending throws std::logic_error.
 
-#include "net/byte_stream.hpp"
-#include "runtime/result.hpp"
-#include "runtime/task.hpp"
+#include "coronet/net/byte_stream.hpp"
+#include "coronet/runtime/result.hpp"
+#include "coronet/runtime/task.hpp"
 
 #include <algorithm>
 #include <cstddef>

@@ -1,4 +1,4 @@
-#include "net/tcp_listener.hpp"
+#include "coronet/net/tcp_listener.hpp"
 
 #include <cerrno>
 #include <sys/socket.h>

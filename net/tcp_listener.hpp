@@ -15,11 +15,11 @@
 // delivered, otherwise accept completes with std::errc::operation_canceled.
 // A connection accepted during loop teardown is closed, never leaked.
 
-#include "net/address.hpp"
-#include "net/socket.hpp"
-#include "net/tcp_stream.hpp"
-#include "runtime/detail/io_awaitable.hpp"
-#include "runtime/result.hpp"
+#include "coronet/net/address.hpp"
+#include "coronet/net/socket.hpp"
+#include "coronet/net/tcp_stream.hpp"
+#include "coronet/runtime/detail/io_awaitable.hpp"
+#include "coronet/runtime/result.hpp"
 
 #include <netinet/in.h>
 #include <string_view>

@@ -1,6 +1,6 @@
-#include "net/tcp_stream.hpp"
+#include "coronet/net/tcp_stream.hpp"
 
-#include "net/resolve.hpp"
+#include "coronet/net/resolve.hpp"
 
 #include <cerrno>
 #include <netinet/in.h>

@@ -18,10 +18,10 @@
 // the operation completes, with std::errc::operation_canceled or, if it
 // finished first, with its real result (bytes received or sent).
 
-#include "net/address.hpp"
-#include "net/socket.hpp"
-#include "net/stream_socket.hpp"
-#include "runtime/task.hpp"
+#include "coronet/net/address.hpp"
+#include "coronet/net/socket.hpp"
+#include "coronet/net/stream_socket.hpp"
+#include "coronet/runtime/task.hpp"
 
 #include <cstdint>
 #include <span>

@@ -1,4 +1,4 @@
-#include "net/udp_socket.hpp"
+#include "coronet/net/udp_socket.hpp"
 
 #include <cerrno>
 #include <netinet/in.h>

@@ -31,10 +31,10 @@
 // datagram received or sent) is returned instead: nothing is lost.
 // A cancelled wait never consumes a datagram, so the socket stays usable.
 
-#include "net/address.hpp"
-#include "net/socket.hpp"
-#include "runtime/detail/io_awaitable.hpp"
-#include "runtime/result.hpp"
+#include "coronet/net/address.hpp"
+#include "coronet/net/socket.hpp"
+#include "coronet/runtime/detail/io_awaitable.hpp"
+#include "coronet/runtime/result.hpp"
 
 #include <cstddef>
 #include <netinet/in.h>

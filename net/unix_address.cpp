@@ -1,4 +1,4 @@
-#include "net/unix_address.hpp"
+#include "coronet/net/unix_address.hpp"
 
 #include <cstring>
 

@@ -16,7 +16,7 @@
 // sockaddr_un (at most 107 bytes); std::errc::invalid_argument for an empty
 // path or name, or a path containing a NUL byte.
 
-#include "runtime/result.hpp"
+#include "coronet/runtime/result.hpp"
 
 #include <cstddef>
 #include <fmt/format.h>

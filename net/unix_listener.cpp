@@ -1,4 +1,4 @@
-#include "net/unix_listener.hpp"
+#include "coronet/net/unix_listener.hpp"
 
 #include <cerrno>
 #include <sys/stat.h>

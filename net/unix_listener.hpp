@@ -24,11 +24,11 @@
 // delivered, otherwise accept completes with std::errc::operation_canceled.
 // Cancelling the enclosing cancel_scope (or a timeout) does the same.
 
-#include "net/socket.hpp"
-#include "net/unix_address.hpp"
-#include "net/unix_stream.hpp"
-#include "runtime/detail/io_awaitable.hpp"
-#include "runtime/result.hpp"
+#include "coronet/net/socket.hpp"
+#include "coronet/net/unix_address.hpp"
+#include "coronet/net/unix_stream.hpp"
+#include "coronet/runtime/detail/io_awaitable.hpp"
+#include "coronet/runtime/result.hpp"
 
 #include <string_view>
 #include <sys/socket.h>

@@ -1,4 +1,4 @@
-#include "net/unix_stream.hpp"
+#include "coronet/net/unix_stream.hpp"
 
 #include <cerrno>
 

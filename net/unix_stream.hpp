@@ -17,10 +17,10 @@
 // timeout, or closing the stream cancels a pending operation and joins it
 // (see net/detail/stream_ops.hpp); a result that completed anyway is returned.
 
-#include "net/socket.hpp"
-#include "net/stream_socket.hpp"
-#include "net/unix_address.hpp"
-#include "runtime/detail/io_awaitable.hpp"
+#include "coronet/net/socket.hpp"
+#include "coronet/net/stream_socket.hpp"
+#include "coronet/net/unix_address.hpp"
+#include "coronet/runtime/detail/io_awaitable.hpp"
 
 #include <span>
 #include <string_view>

@@ -1,6 +1,6 @@
-#include "runtime/backend_kind.hpp"
+#include "coronet/runtime/backend_kind.hpp"
 
-#include "runtime/detail/backend.hpp"
+#include "coronet/runtime/detail/backend.hpp"
 
 #include <cstdio>
 #include <cstdlib>

@@ -1,6 +1,6 @@
-#include "runtime/buffer_lease.hpp"
+#include "coronet/runtime/buffer_lease.hpp"
 
-#include "runtime/detail/backend.hpp"
+#include "coronet/runtime/detail/backend.hpp"
 
 namespace coronet {
 

@@ -1,4 +1,4 @@
-#include "runtime/cancel_scope.hpp"
+#include "coronet/runtime/cancel_scope.hpp"
 
 namespace coronet {
 

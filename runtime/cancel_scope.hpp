@@ -17,7 +17,7 @@
 // nest: cancelling one cancels the scopes inside it, never the one outside.
 // A scope belongs to one loop thread; from other threads use with_stop_token.
 
-#include "runtime/detail/operation.hpp"
+#include "coronet/runtime/detail/operation.hpp"
 
 #include <coroutine>
 #include <cstdint>

@@ -1,4 +1,4 @@
-#include "runtime/error.hpp"
+#include "coronet/runtime/error.hpp"
 
 #include <string>
 

@@ -1,8 +1,8 @@
-#include "runtime/event_loop.hpp"
+#include "coronet/runtime/event_loop.hpp"
 
-#include "runtime/detail/frame_pool.hpp"
-#include "runtime/detail/io_awaitable.hpp"
-#include "runtime/thread_pool.hpp"
+#include "coronet/runtime/detail/frame_pool.hpp"
+#include "coronet/runtime/detail/io_awaitable.hpp"
+#include "coronet/runtime/thread_pool.hpp"
 
 #include <algorithm>
 #include <cerrno>

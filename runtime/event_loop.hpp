@@ -11,12 +11,12 @@
 // the thread that runs it. event_loop::current() is set only while a loop is
 // running on this thread. post() is the one thread-safe entry.
 
-#include "runtime/backend_kind.hpp"
-#include "runtime/cancel_scope.hpp"
-#include "runtime/detail/backend.hpp"
-#include "runtime/detail/ready_queue.hpp"
-#include "runtime/detail/timer_heap.hpp"
-#include "runtime/task.hpp"
+#include "coronet/runtime/backend_kind.hpp"
+#include "coronet/runtime/cancel_scope.hpp"
+#include "coronet/runtime/detail/backend.hpp"
+#include "coronet/runtime/detail/ready_queue.hpp"
+#include "coronet/runtime/detail/timer_heap.hpp"
+#include "coronet/runtime/task.hpp"
 
 #include <atomic>
 #include <coroutine>

@@ -1,6 +1,6 @@
-#include "runtime/signal_set.hpp"
+#include "coronet/runtime/signal_set.hpp"
 
-#include "runtime/event_loop.hpp"
+#include "coronet/runtime/event_loop.hpp"
 
 #include <cerrno>
 #include <pthread.h>

@@ -13,8 +13,8 @@
 // destroying the set, cancels a pending wait() with operation_canceled; a
 // signal the kernel had already dequeued for it is returned instead.
 
-#include "runtime/detail/io_awaitable.hpp"
-#include "runtime/result.hpp"
+#include "coronet/runtime/detail/io_awaitable.hpp"
+#include "coronet/runtime/result.hpp"
 
 #include <csignal>
 #include <initializer_list>

@@ -1,6 +1,6 @@
-#include "runtime/stop_token.hpp"
+#include "coronet/runtime/stop_token.hpp"
 
-#include "runtime/event_loop.hpp"
+#include "coronet/runtime/event_loop.hpp"
 
 namespace coronet::detail {
 

@@ -10,7 +10,7 @@
 // join (see cancel_scope.hpp): a result that completed anyway is returned.
 // Costs one small allocation per call (the state shared with the callback).
 
-#include "runtime/cancel_scope.hpp"
+#include "coronet/runtime/cancel_scope.hpp"
 
 #include <memory>
 #include <optional>

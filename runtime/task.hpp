@@ -13,7 +13,7 @@
 // Frames come from the thread's frame pool (detail/frame_pool.hpp): once it
 // has warmed up, creating and finishing tasks allocates nothing.
 
-#include "runtime/detail/frame_pool.hpp"
+#include "coronet/runtime/detail/frame_pool.hpp"
 
 #include <coroutine>
 #include <cstddef>

@@ -1,4 +1,4 @@
-#include "runtime/task_group.hpp"
+#include "coronet/runtime/task_group.hpp"
 
 #include <cstdio>
 

@@ -19,9 +19,9 @@
 // A group must be joined before it is destroyed. If it is not, its children
 // are cancelled, handed to the loop to finish, and a warning is printed.
 
-#include "runtime/cancel_scope.hpp"
-#include "runtime/event_loop.hpp"
-#include "runtime/task.hpp"
+#include "coronet/runtime/cancel_scope.hpp"
+#include "coronet/runtime/event_loop.hpp"
+#include "coronet/runtime/task.hpp"
 
 #include <coroutine>
 #include <cstddef>

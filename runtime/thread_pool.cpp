@@ -1,6 +1,6 @@
-#include "runtime/thread_pool.hpp"
+#include "coronet/runtime/thread_pool.hpp"
 
-#include "runtime/event_loop.hpp"
+#include "coronet/runtime/event_loop.hpp"
 
 #include <csignal>
 #include <pthread.h>

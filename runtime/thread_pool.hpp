@@ -41,8 +41,8 @@
 //   auto fn = [path] { return read_whole_file(path); };
 //   auto text = co_await coronet::run_blocking(std::move(fn));
 
-#include "runtime/cancel_scope.hpp"
-#include "runtime/result.hpp"
+#include "coronet/runtime/cancel_scope.hpp"
+#include "coronet/runtime/result.hpp"
 
 #include <atomic>
 #include <condition_variable>

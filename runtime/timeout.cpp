@@ -1,6 +1,6 @@
-#include "runtime/timeout.hpp"
+#include "coronet/runtime/timeout.hpp"
 
-#include "runtime/event_loop.hpp"
+#include "coronet/runtime/event_loop.hpp"
 
 namespace coronet::detail {
 

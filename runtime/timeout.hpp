@@ -17,12 +17,12 @@
 // (IORING_OP_LINK_TIMEOUT, absolute): the kernel cancels the operation at the
 // deadline, with no loop timer at all.
 
-#include "runtime/cancel_scope.hpp"
-#include "runtime/detail/io_awaitable.hpp"
-#include "runtime/detail/timer_heap.hpp"
-#include "runtime/error.hpp"
-#include "runtime/result.hpp"
-#include "runtime/timer.hpp"
+#include "coronet/runtime/cancel_scope.hpp"
+#include "coronet/runtime/detail/io_awaitable.hpp"
+#include "coronet/runtime/detail/timer_heap.hpp"
+#include "coronet/runtime/error.hpp"
+#include "coronet/runtime/result.hpp"
+#include "coronet/runtime/timer.hpp"
 
 #include <chrono>
 #include <coroutine>

@@ -1,6 +1,6 @@
-#include "runtime/timer.hpp"
+#include "coronet/runtime/timer.hpp"
 
-#include "runtime/event_loop.hpp"
+#include "coronet/runtime/event_loop.hpp"
 
 namespace coronet {
 

@@ -13,9 +13,9 @@
 // cancelled scope the next wait fails at once too. Destroying a sleeping
 // coroutine disarms its timer.
 
-#include "runtime/cancel_scope.hpp"
-#include "runtime/detail/timer_heap.hpp"
-#include "runtime/result.hpp"
+#include "coronet/runtime/cancel_scope.hpp"
+#include "coronet/runtime/detail/timer_heap.hpp"
+#include "coronet/runtime/result.hpp"
 
 #include <chrono>
 #include <coroutine>

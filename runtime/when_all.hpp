@@ -19,9 +19,9 @@
 // Both run their tasks in child scopes of the awaiting coroutine's scope:
 // cancelling the caller cancels them too. Each task costs one frame.
 
-#include "runtime/result.hpp"
-#include "runtime/task.hpp"
-#include "runtime/task_group.hpp"
+#include "coronet/runtime/result.hpp"
+#include "coronet/runtime/task.hpp"
+#include "coronet/runtime/task_group.hpp"
 
 #include <cstddef>
 #include <optional>

@@ -6,7 +6,7 @@
 // - Watchdog: each test case must finish within CORONET_TEST_WATCHDOG seconds
 //   (default 60); otherwise the program names the case and exits 124.
 #define DOCTEST_CONFIG_IMPLEMENT
-#include "runtime/backend_kind.hpp"
+#include <coronet/runtime/backend_kind.hpp>
 
 #include <csignal>
 #include <cstdio>

@@ -2,9 +2,9 @@
 // Helpers shared by coronet's tests: running a task on a fresh loop, a
 // loopback listener on port 0, and counting the process's open fds.
 
-#include "net/tcp_listener.hpp"
-#include "net/tcp_stream.hpp"
-#include "runtime/event_loop.hpp"
+#include <coronet/net/tcp_listener.hpp>
+#include <coronet/net/tcp_stream.hpp>
+#include <coronet/runtime/event_loop.hpp>
 
 #include <cstddef>
 #include <dirent.h>

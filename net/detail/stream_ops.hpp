@@ -2,9 +2,9 @@
 // The awaitables shared by every byte stream (TCP now, Unix sockets later).
 // Each holds its operation in the awaiting coroutine's frame.
 
-#include "runtime/buffer_lease.hpp"
-#include "runtime/detail/io_awaitable.hpp"
-#include "runtime/result.hpp"
+#include "coronet/runtime/buffer_lease.hpp"
+#include "coronet/runtime/detail/io_awaitable.hpp"
+#include "coronet/runtime/result.hpp"
 
 #include <cstddef>
 #include <span>

@@ -7,10 +7,10 @@
 // Completion: a backend stores the result in operation::result, marks it done
 // and pushes operation::waiter on the ready queue. It never resumes anything.
 
-#include "runtime/backend_kind.hpp"
-#include "runtime/detail/buffer_pool.hpp"
-#include "runtime/detail/operation.hpp"
-#include "runtime/detail/ready_queue.hpp"
+#include "coronet/runtime/backend_kind.hpp"
+#include "coronet/runtime/detail/buffer_pool.hpp"
+#include "coronet/runtime/detail/operation.hpp"
+#include "coronet/runtime/detail/ready_queue.hpp"
 
 #include <chrono>
 #include <cstddef>

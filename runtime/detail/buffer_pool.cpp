@@ -1,4 +1,4 @@
-#include "runtime/detail/buffer_pool.hpp"
+#include "coronet/runtime/detail/buffer_pool.hpp"
 
 #include <new>
 #include <sys/mman.h>

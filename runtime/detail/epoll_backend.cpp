@@ -8,8 +8,8 @@
 // of spending a recv(2) on EAGAIN; the next read edge marks it readable again.
 // Pooled receives take a pool buffer only when the socket is readable; with
 // the pool empty they wait on the pool and continue when a lease comes back.
-#include "runtime/detail/backend.hpp"
-#include "runtime/detail/operation_list.hpp"
+#include "coronet/runtime/detail/backend.hpp"
+#include "coronet/runtime/detail/operation_list.hpp"
 
 #include <array>
 #include <cerrno>

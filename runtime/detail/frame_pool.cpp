@@ -1,4 +1,4 @@
-#include "runtime/detail/frame_pool.hpp"
+#include "coronet/runtime/detail/frame_pool.hpp"
 
 #include <array>
 #include <bit>

@@ -2,8 +2,8 @@
 // The base of every I/O awaitable: holds the operation in the awaiting
 // coroutine's frame and hands it to the current loop's backend.
 
-#include "runtime/cancel_scope.hpp"
-#include "runtime/detail/operation.hpp"
+#include "coronet/runtime/cancel_scope.hpp"
+#include "coronet/runtime/detail/operation.hpp"
 
 #include <coroutine>
 

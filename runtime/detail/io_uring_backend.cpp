@@ -5,7 +5,7 @@
 // Submissions are only queued in the SQ ring by submit(); poll() flushes them
 // and waits in a single io_uring_enter per loop turn, then reaps every CQE
 // available in one batch.
-#include "runtime/detail/io_uring_backend.hpp"
+#include "coronet/runtime/detail/io_uring_backend.hpp"
 
 #include <algorithm>
 #include <cerrno>

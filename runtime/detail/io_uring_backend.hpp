@@ -8,8 +8,8 @@
 // user_data: an operation's address for one-shot requests; 0 for internal
 // requests whose CQEs are ignored (cancels, linked polls and timeouts); a
 // tagged fd (tag in the top byte) for a socket's multishot request.
-#include "runtime/detail/backend.hpp"
-#include "runtime/detail/operation_list.hpp"
+#include "coronet/runtime/detail/backend.hpp"
+#include "coronet/runtime/detail/operation_list.hpp"
 
 #include <cstdint>
 #include <liburing.h>

@@ -6,7 +6,7 @@
 // loses nothing. A socket with too much queued stops its multishot (TCP
 // backpressure then reaches the peer); -ENOBUFS grows the ring up to the
 // pool's capacity, then parks the socket until a lease comes back.
-#include "runtime/detail/io_uring_backend.hpp"
+#include "coronet/runtime/detail/io_uring_backend.hpp"
 
 #include <algorithm>
 #include <bit>

@@ -3,7 +3,7 @@
 // once, and the optional fast paths are chosen from what the probe (or a
 // first try) shows; with fast paths off only plain setup and one-shot
 // operations are used.
-#include "runtime/detail/io_uring_backend.hpp"
+#include "coronet/runtime/detail/io_uring_backend.hpp"
 
 #include <cerrno>
 #include <cstring>

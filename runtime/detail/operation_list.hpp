@@ -4,7 +4,7 @@
 // io_uring: per-fd requests in the kernel, a socket's waiters, pool waiters).
 // An operation is on at most one list at a time.
 
-#include "runtime/detail/operation.hpp"
+#include "coronet/runtime/detail/operation.hpp"
 
 namespace coronet::detail {
 

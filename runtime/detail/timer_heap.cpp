@@ -1,4 +1,4 @@
-#include "runtime/detail/timer_heap.hpp"
+#include "coronet/runtime/detail/timer_heap.hpp"
 
 #include <utility>
 

@@ -1,6 +1,6 @@
-#include "runtime/detail/waiter_queue.hpp"
+#include "coronet/runtime/detail/waiter_queue.hpp"
 
-#include "runtime/event_loop.hpp"
+#include "coronet/runtime/event_loop.hpp"
 
 namespace coronet::detail {
 namespace {

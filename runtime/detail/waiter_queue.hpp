@@ -7,7 +7,7 @@
 // and resumed with operation_canceled. A waiter already woken (given the lock,
 // a permit, an item) keeps what it was given: cancellation never loses it.
 
-#include "runtime/cancel_scope.hpp"
+#include "coronet/runtime/cancel_scope.hpp"
 
 #include <coroutine>
 

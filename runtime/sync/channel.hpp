@@ -16,9 +16,9 @@
 // a receiver woken with an item returns it. Capacity 0 is a rendezvous.
 // The buffer is allocated once, at construction.
 
-#include "runtime/detail/waiter_queue.hpp"
-#include "runtime/error.hpp"
-#include "runtime/result.hpp"
+#include "coronet/runtime/detail/waiter_queue.hpp"
+#include "coronet/runtime/error.hpp"
+#include "coronet/runtime/result.hpp"
 
 #include <cstddef>
 #include <optional>

@@ -8,8 +8,8 @@
 // wait() → result<void>: success, or operation_canceled if the waiter's scope
 // was cancelled first. Single loop: use from the loop's thread only.
 
-#include "runtime/detail/waiter_queue.hpp"
-#include "runtime/result.hpp"
+#include "coronet/runtime/detail/waiter_queue.hpp"
+#include "coronet/runtime/result.hpp"
 
 namespace coronet {
 

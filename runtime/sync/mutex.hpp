@@ -9,8 +9,8 @@
 // lock() completes with operation_canceled; one that was already handed the
 // lock keeps it (its guard unlocks as usual).
 
-#include "runtime/detail/waiter_queue.hpp"
-#include "runtime/result.hpp"
+#include "coronet/runtime/detail/waiter_queue.hpp"
+#include "coronet/runtime/result.hpp"
 
 #include <utility>
 

@@ -8,8 +8,8 @@
 // cancelled while queued (a permit already handed over is kept: release it).
 // release() hands the permit to the longest waiter first. Single loop.
 
-#include "runtime/detail/waiter_queue.hpp"
-#include "runtime/result.hpp"
+#include "coronet/runtime/detail/waiter_queue.hpp"
+#include "coronet/runtime/result.hpp"
 
 #include <cstddef>
 

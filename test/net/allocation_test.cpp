@@ -1,8 +1,8 @@
 // Proves that a steady-state echo loop allocates nothing per round trip
 // (every operation lives in its coroutine's frame), and that connection churn
 // allocates nothing either (coroutine frames come from the per-thread pool).
-#include "net/udp_socket.hpp"
 #include "test/test_util.hpp"
+#include <coronet/net/udp_socket.hpp>
 
 #include <array>
 #include <atomic>

@@ -6,8 +6,8 @@
 // - hooked_stream<S>: forwards to a real stream and calls a hook after every
 //   recv completes (to act at an exact point of a read without sleeping).
 
-#include "net/byte_stream.hpp"
-#include "runtime/result.hpp"
+#include <coronet/net/byte_stream.hpp>
+#include <coronet/runtime/result.hpp>
 
 #include <algorithm>
 #include <coroutine>

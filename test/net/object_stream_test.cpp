@@ -1,9 +1,9 @@
-#include "net/object_stream.hpp"
-#include "runtime/error.hpp"
-#include "runtime/task_group.hpp"
-#include "runtime/timeout.hpp"
 #include "test/net/memory_stream.hpp"
 #include "test/test_util.hpp"
+#include <coronet/net/object_stream.hpp>
+#include <coronet/runtime/error.hpp>
+#include <coronet/runtime/task_group.hpp>
+#include <coronet/runtime/timeout.hpp>
 
 #include <chrono>
 #include <cstdint>

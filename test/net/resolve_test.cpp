@@ -1,10 +1,10 @@
-#include "net/resolve.hpp"
-#include "net/tcp_stream.hpp"
-#include "runtime/task_group.hpp"
-#include "runtime/thread_pool.hpp"
-#include "runtime/timeout.hpp"
-#include "runtime/timer.hpp"
 #include "test/test_util.hpp"
+#include <coronet/net/resolve.hpp>
+#include <coronet/net/tcp_stream.hpp>
+#include <coronet/runtime/task_group.hpp>
+#include <coronet/runtime/thread_pool.hpp>
+#include <coronet/runtime/timeout.hpp>
+#include <coronet/runtime/timer.hpp>
 
 #include <atomic>
 #include <chrono>

@@ -1,7 +1,7 @@
-#include "net/tcp_listener.hpp"
-#include "runtime/timeout.hpp"
-#include "runtime/timer.hpp"
 #include "test/test_util.hpp"
+#include <coronet/net/tcp_listener.hpp>
+#include <coronet/runtime/timeout.hpp>
+#include <coronet/runtime/timer.hpp>
 
 #include <chrono>
 #include <doctest/doctest.h>

@@ -1,6 +1,6 @@
-#include "net/tcp_stream.hpp"
-#include "runtime/timer.hpp"
 #include "test/test_util.hpp"
+#include <coronet/net/tcp_stream.hpp>
+#include <coronet/runtime/timer.hpp>
 
 #include <chrono>
 #include <doctest/doctest.h>

@@ -1,8 +1,8 @@
-#include "net/udp_socket.hpp"
-#include "runtime/cancel_scope.hpp"
-#include "runtime/timeout.hpp"
-#include "runtime/timer.hpp"
 #include "test/test_util.hpp"
+#include <coronet/net/udp_socket.hpp>
+#include <coronet/runtime/cancel_scope.hpp>
+#include <coronet/runtime/timeout.hpp>
+#include <coronet/runtime/timer.hpp>
 
 #include <algorithm>
 #include <array>

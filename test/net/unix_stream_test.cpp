@@ -1,9 +1,9 @@
-#include "net/byte_stream.hpp"
-#include "net/tcp_listener.hpp"
-#include "net/unix_listener.hpp"
-#include "net/unix_stream.hpp"
-#include "runtime/timeout.hpp"
 #include "test/test_util.hpp"
+#include <coronet/net/byte_stream.hpp>
+#include <coronet/net/tcp_listener.hpp>
+#include <coronet/net/unix_listener.hpp>
+#include <coronet/net/unix_stream.hpp>
+#include <coronet/runtime/timeout.hpp>
 
 #include <chrono>
 #include <cstdlib>

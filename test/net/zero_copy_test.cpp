@@ -3,13 +3,13 @@
 // local peers stay on plain sends unless asked. Runs on every backend
 // configuration; the zero-copy counter is checked only where the backend
 // has send_zc and fast paths are on.
-#include "net/tcp_stream.hpp"
-#include "runtime/cancel_scope.hpp"
-#include "runtime/error.hpp"
-#include "runtime/task_group.hpp"
-#include "runtime/timeout.hpp"
-#include "runtime/timer.hpp"
 #include "test/test_util.hpp"
+#include <coronet/net/tcp_stream.hpp>
+#include <coronet/runtime/cancel_scope.hpp>
+#include <coronet/runtime/error.hpp>
+#include <coronet/runtime/task_group.hpp>
+#include <coronet/runtime/timeout.hpp>
+#include <coronet/runtime/timer.hpp>
 
 #include <algorithm>
 #include <chrono>

@@ -1,6 +1,6 @@
-#include "runtime/backend_kind.hpp"
-#include "runtime/event_loop.hpp"
 #include "test/test_util.hpp"
+#include <coronet/runtime/backend_kind.hpp>
+#include <coronet/runtime/event_loop.hpp>
 
 #include <cerrno>
 #include <csignal>

@@ -2,13 +2,13 @@
 // tcp_stream, on every backend configuration: byte order and integrity,
 // EOF, cancellation and timeouts that lose nothing, mixing with plain
 // receives, pool exhaustion, idle sockets that hold no buffer, and close().
-#include "net/tcp_stream.hpp"
-#include "runtime/buffer_lease.hpp"
-#include "runtime/cancel_scope.hpp"
-#include "runtime/error.hpp"
-#include "runtime/timeout.hpp"
-#include "runtime/timer.hpp"
 #include "test/test_util.hpp"
+#include <coronet/net/tcp_stream.hpp>
+#include <coronet/runtime/buffer_lease.hpp>
+#include <coronet/runtime/cancel_scope.hpp>
+#include <coronet/runtime/error.hpp>
+#include <coronet/runtime/timeout.hpp>
+#include <coronet/runtime/timer.hpp>
 
 #include <algorithm>
 #include <chrono>

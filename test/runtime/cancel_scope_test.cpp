@@ -1,7 +1,7 @@
-#include "runtime/cancel_scope.hpp"
-#include "runtime/task_group.hpp"
-#include "runtime/timer.hpp"
 #include "test/test_util.hpp"
+#include <coronet/runtime/cancel_scope.hpp>
+#include <coronet/runtime/task_group.hpp>
+#include <coronet/runtime/timer.hpp>
 
 #include <chrono>
 #include <doctest/doctest.h>

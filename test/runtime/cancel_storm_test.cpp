@@ -2,10 +2,10 @@
 // sleep are cancelled at random points, 10,000 times each, on both backends.
 // Nothing may be lost (every byte sent is received once, every connection
 // made is accepted once) and no fd may leak.
-#include "runtime/cancel_scope.hpp"
-#include "runtime/task_group.hpp"
-#include "runtime/timer.hpp"
 #include "test/test_util.hpp"
+#include <coronet/runtime/cancel_scope.hpp>
+#include <coronet/runtime/task_group.hpp>
+#include <coronet/runtime/timer.hpp>
 
 #include <atomic>
 #include <chrono>

@@ -1,7 +1,7 @@
-#include "runtime/event_loop.hpp"
-#include "runtime/timeout.hpp"
-#include "runtime/timer.hpp"
 #include "test/test_util.hpp"
+#include <coronet/runtime/event_loop.hpp>
+#include <coronet/runtime/timeout.hpp>
+#include <coronet/runtime/timer.hpp>
 
 #include <chrono>
 #include <cstdio>

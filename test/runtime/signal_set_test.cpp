@@ -1,6 +1,6 @@
-#include "runtime/event_loop.hpp"
-#include "runtime/signal_set.hpp"
-#include "runtime/timer.hpp"
+#include <coronet/runtime/event_loop.hpp>
+#include <coronet/runtime/signal_set.hpp>
+#include <coronet/runtime/timer.hpp>
 
 #include <chrono>
 #include <csignal>

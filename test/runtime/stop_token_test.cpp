@@ -1,9 +1,9 @@
-#include "runtime/stop_token.hpp"
-#include "runtime/sync/event.hpp"
-#include "runtime/task_group.hpp"
-#include "runtime/timeout.hpp"
-#include "runtime/timer.hpp"
 #include "test/test_util.hpp"
+#include <coronet/runtime/stop_token.hpp>
+#include <coronet/runtime/sync/event.hpp>
+#include <coronet/runtime/task_group.hpp>
+#include <coronet/runtime/timeout.hpp>
+#include <coronet/runtime/timer.hpp>
 
 #include <chrono>
 #include <doctest/doctest.h>

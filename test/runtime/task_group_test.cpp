@@ -1,8 +1,8 @@
-#include "runtime/task_group.hpp"
-#include "runtime/timeout.hpp"
-#include "runtime/timer.hpp"
-#include "runtime/when_all.hpp"
 #include "test/test_util.hpp"
+#include <coronet/runtime/task_group.hpp>
+#include <coronet/runtime/timeout.hpp>
+#include <coronet/runtime/timer.hpp>
+#include <coronet/runtime/when_all.hpp>
 
 #include <chrono>
 #include <doctest/doctest.h>

@@ -1,5 +1,5 @@
-#include "runtime/event_loop.hpp"
-#include "runtime/task.hpp"
+#include <coronet/runtime/event_loop.hpp>
+#include <coronet/runtime/task.hpp>
 
 #include <doctest/doctest.h>
 #include <memory>

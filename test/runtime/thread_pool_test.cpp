@@ -1,9 +1,9 @@
-#include "runtime/sync/event.hpp"
-#include "runtime/task_group.hpp"
-#include "runtime/thread_pool.hpp"
-#include "runtime/timeout.hpp"
-#include "runtime/timer.hpp"
 #include "test/test_util.hpp"
+#include <coronet/runtime/sync/event.hpp>
+#include <coronet/runtime/task_group.hpp>
+#include <coronet/runtime/thread_pool.hpp>
+#include <coronet/runtime/timeout.hpp>
+#include <coronet/runtime/timer.hpp>
 
 #include <atomic>
 #include <chrono>

@@ -1,8 +1,8 @@
-#include "runtime/error.hpp"
-#include "runtime/task_group.hpp"
-#include "runtime/timeout.hpp"
-#include "runtime/timer.hpp"
 #include "test/test_util.hpp"
+#include <coronet/runtime/error.hpp>
+#include <coronet/runtime/task_group.hpp>
+#include <coronet/runtime/timeout.hpp>
+#include <coronet/runtime/timer.hpp>
 
 #include <chrono>
 #include <doctest/doctest.h>

@@ -1,5 +1,5 @@
-#include "runtime/event_loop.hpp"
-#include "runtime/timer.hpp"
+#include <coronet/runtime/event_loop.hpp>
+#include <coronet/runtime/timer.hpp>
 
 #include <algorithm>
 #include <chrono>

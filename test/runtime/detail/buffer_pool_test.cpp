@@ -1,7 +1,7 @@
 // The loop's receive pool (detail::buffer_pool): ids handed out warmest
 // first (a LIFO free list), in_use/peak accounting for both the free list and
 // a kernel buffer ring, capacity and the layout of the buffers in one block.
-#include "runtime/detail/buffer_pool.hpp"
+#include <coronet/runtime/detail/buffer_pool.hpp>
 
 #include <cstdint>
 #include <cstring>

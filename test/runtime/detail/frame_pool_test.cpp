@@ -1,8 +1,8 @@
 // The per-thread frame pool: reuse within a class, the bypass for large
 // frames, the per-class bound, frees on other threads and at thread exit,
 // and that both compilers hand task frames back with the size they allocated.
-#include "runtime/detail/frame_pool.hpp"
-#include "runtime/task.hpp"
+#include <coronet/runtime/detail/frame_pool.hpp>
+#include <coronet/runtime/task.hpp>
 
 #include <array>
 #include <atomic>

@@ -1,7 +1,7 @@
-#include "runtime/sync/channel.hpp"
-#include "runtime/task_group.hpp"
-#include "runtime/timeout.hpp"
-#include "runtime/timer.hpp"
+#include <coronet/runtime/sync/channel.hpp>
+#include <coronet/runtime/task_group.hpp>
+#include <coronet/runtime/timeout.hpp>
+#include <coronet/runtime/timer.hpp>
 
 #include <chrono>
 #include <doctest/doctest.h>
