@@ -568,6 +568,11 @@ class Bench:
             if err:
                 self.fail(err)
             if tmp:
+                if a.callgrind_dir:  # keep the dumps for callgrind_annotate
+                    os.makedirs(a.callgrind_dir, exist_ok=True)
+                    for i, d in enumerate(sorted(f for f in os.listdir(tmp) if f != "cg.out")):
+                        shutil.copy(os.path.join(tmp, d),
+                                    os.path.join(a.callgrind_dir, f"{key}-{sc['connections']}x{sc['size']}{'-churn' if sc['churn'] else ''}.{i}.out"))
                 shutil.rmtree(tmp, ignore_errors=True)
         return value
 
@@ -1239,6 +1244,9 @@ def parse_args(argv):
                    help="messages in the syscall and CPU windows (default 200000)")
     p.add_argument("--cost-warmup", type=float, default=0.5, help="warm-up before a cost window (s)")
     p.add_argument("--no-callgrind", action="store_true", help="skip the instruction counts")
+    p.add_argument("--callgrind-dir", metavar="DIR",
+                   help="keep each callgrind window's dump in DIR as SERVER-SCENARIO.N.out "
+                        "(for callgrind_annotate)")
     p.add_argument("--cost-metrics", default="instructions,syscalls,cpu",
                    help="comma-separated from instructions,syscalls,cpu (default all)")
     p.add_argument("--syscall-tool", choices=["auto", "perf", "strace"], default="auto")
