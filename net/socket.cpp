@@ -1,6 +1,6 @@
 #include "coronet/net/socket.hpp"
 
-#include "coronet/runtime/event_loop.hpp"
+#include "coronet/runtime/detail/loop_access.hpp"
 
 #include <cerrno>
 #include <sys/socket.h>
@@ -27,10 +27,7 @@ result<socket_handle> socket_handle::open(int family, int type, int protocol) {
 void socket_handle::close() noexcept {
     if (fd_ < 0) return;
     int fd = std::exchange(fd_, -1);
-    if (event_loop* loop = event_loop::current())
-        loop->io().close(fd);
-    else
-        ::close(fd);
+    detail::close_fd(fd);
 }
 
 result<void> socket_handle::set_option(int level, int name, int value) noexcept {

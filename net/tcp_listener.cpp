@@ -34,7 +34,8 @@ result<tcp_listener> tcp_listener::bind(std::string_view addr, listen_options op
 }
 
 tcp_listener::accept_awaitable::accept_awaitable(int fd) noexcept {
-    op = detail::make_op(detail::op_code::accept, fd, nullptr, 0);
+    op.kind = detail::op_kind::accept;
+    op.fd = fd;
 }
 
 bool tcp_listener::accept_awaitable::await_ready() noexcept {
@@ -47,9 +48,10 @@ result<tcp_stream> tcp_listener::accept_awaitable::await_resume() noexcept {
     int res = take_result();
     if (res < 0) return errno_code(-res);
     socket_handle s(res);
+    if (op.addr_len == 0) return tcp_stream(std::move(s)); // multishot: the peer comes lazily
     auto peer =
         socket_address::from_sockaddr(reinterpret_cast<const sockaddr*>(&peer_), op.addr_len);
-    return tcp_stream(std::move(s), peer ? *peer : socket_address{});
+    return peer ? tcp_stream(std::move(s), *peer) : tcp_stream(std::move(s));
 }
 
 } // namespace coronet

@@ -16,8 +16,10 @@ bool tcp_stream::connect_awaitable::await_ready() noexcept {
         return true;
     }
     socket_ = std::move(*s);
-    op = detail::make_op(detail::op_code::connect, socket_.native_handle(), peer_.data(),
-                         peer_.size());
+    op.kind = detail::op_kind::connect;
+    op.fd = socket_.native_handle();
+    op.buffer = const_cast<sockaddr*>(peer_.data());
+    op.length = peer_.size();
     return false;
 }
 
@@ -45,6 +47,14 @@ task<result<tcp_stream>> connect_by_name(std::string host, std::uint16_t port) {
 
 task<result<tcp_stream>> tcp_stream::connect(std::string_view host, std::uint16_t port) {
     return connect_by_name(std::string(host), port);
+}
+
+const socket_address& tcp_stream::peer_address() const noexcept {
+    if (!peer_known_) {
+        peer_known_ = true;
+        if (auto p = socket_.peer_address()) peer_ = *p;
+    }
+    return peer_;
 }
 
 result<void> tcp_stream::set_nodelay(bool on) noexcept {

@@ -34,8 +34,11 @@ public:
     class connect_awaitable;
 
     tcp_stream() noexcept = default;
+    /// Wraps a connected socket whose peer is `peer`.
     tcp_stream(socket_handle socket, const socket_address& peer) noexcept
-        : stream_socket(std::move(socket)), peer_(peer) {}
+        : stream_socket(std::move(socket)), peer_(peer), peer_known_(true) {}
+    /// Wraps a connected socket; its peer is asked for when peer_address() is.
+    explicit tcp_stream(socket_handle socket) noexcept : stream_socket(std::move(socket)) {}
 
     /// co_await → result<tcp_stream>: connects to `peer`. Errors:
     /// connection_refused, network_unreachable, timed_out (the kernel's),
@@ -51,12 +54,16 @@ public:
 
     /// Disables (true) or enables Nagle's algorithm.
     result<void> set_nodelay(bool on) noexcept;
-    /// The peer's address, as accepted or connected to.
-    const socket_address& peer_address() const noexcept { return peer_; }
+    /// The peer's address, as accepted or connected to. An accepted
+    /// connection asks the kernel (getpeername) on the first call only, so
+    /// a server that never asks pays nothing; if the kernel cannot tell
+    /// (the connection is already reset), the address is 0.0.0.0:0.
+    const socket_address& peer_address() const noexcept;
     result<socket_address> local_address() const { return socket_.local_address(); }
 
 private:
-    socket_address peer_;
+    mutable socket_address peer_;
+    mutable bool peer_known_ = false;
 };
 
 /// The awaitable returned by tcp_stream::connect.

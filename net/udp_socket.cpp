@@ -43,7 +43,7 @@ result<void> udp_socket::connect(const socket_address& peer) noexcept {
 }
 
 udp_socket::recv_awaitable::recv_awaitable(int fd, std::span<std::byte> buf) noexcept {
-    op.code = detail::op_code::recvmsg;
+    op.kind = detail::op_kind::recvmsg;
     op.fd = fd;
     op.length = buf.size();
     iov_.iov_base = buf.data();
@@ -83,7 +83,7 @@ result<datagram> udp_socket::recv_awaitable::await_resume() noexcept {
 udp_socket::send_awaitable::send_awaitable(int fd, int family, std::span<const std::byte> buf,
                                            const socket_address* peer) noexcept
     : family_(family), has_peer_(peer != nullptr) {
-    op.code = detail::op_code::sendmsg;
+    op.kind = detail::op_kind::sendmsg;
     op.fd = fd;
     op.length = buf.size();
     iov_.iov_base = const_cast<std::byte*>(buf.data());

@@ -78,7 +78,8 @@ void unix_listener::close() noexcept {
 }
 
 unix_listener::accept_awaitable::accept_awaitable(int fd) noexcept {
-    op = detail::make_op(detail::op_code::accept, fd, nullptr, 0);
+    op.kind = detail::op_kind::accept;
+    op.fd = fd;
 }
 
 bool unix_listener::accept_awaitable::await_ready() noexcept {
@@ -91,8 +92,9 @@ result<unix_stream> unix_listener::accept_awaitable::await_resume() noexcept {
     int res = take_result();
     if (res < 0) return errno_code(-res);
     socket_handle s(res);
+    if (op.addr_len == 0) return unix_stream(std::move(s)); // multishot: the peer comes lazily
     auto peer = unix_address::from_sockaddr(reinterpret_cast<const sockaddr*>(&peer_), op.addr_len);
-    return unix_stream(std::move(s), peer ? *peer : unix_address{});
+    return peer ? unix_stream(std::move(s), *peer) : unix_stream(std::move(s));
 }
 
 } // namespace coronet

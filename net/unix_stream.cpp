@@ -19,8 +19,10 @@ bool unix_stream::connect_awaitable::await_ready() noexcept {
     }
     socket_ = std::move(*s);
     // Set here, where the awaitable has its final address.
-    op = detail::make_op(detail::op_code::connect, socket_.native_handle(), peer_.data(),
-                         peer_.size());
+    op.kind = detail::op_kind::connect;
+    op.fd = socket_.native_handle();
+    op.buffer = const_cast<sockaddr*>(peer_.data());
+    op.length = peer_.size();
     return false;
 }
 
@@ -28,6 +30,21 @@ result<unix_stream> unix_stream::connect_awaitable::await_resume() noexcept {
     if (error_) return error_;
     if (int res = take_result(); res < 0) return errno_code(-res);
     return unix_stream(std::move(socket_), peer_);
+}
+
+const unix_address& unix_stream::peer_address() const noexcept {
+    if (!peer_known_) {
+        peer_known_ = true;
+        sockaddr_un storage{};
+        socklen_t len = sizeof storage;
+        if (::getpeername(socket_.native_handle(), reinterpret_cast<sockaddr*>(&storage), &len) ==
+            0) {
+            if (auto a =
+                    unix_address::from_sockaddr(reinterpret_cast<const sockaddr*>(&storage), len))
+                peer_ = *a;
+        }
+    }
+    return peer_;
 }
 
 result<unix_address> unix_stream::local_address() const {

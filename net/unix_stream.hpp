@@ -33,8 +33,11 @@ public:
     class connect_awaitable;
 
     unix_stream() noexcept = default;
+    /// Wraps a connected socket whose peer is `peer`.
     unix_stream(socket_handle socket, const unix_address& peer) noexcept
-        : stream_socket(std::move(socket)), peer_(peer) {}
+        : stream_socket(std::move(socket)), peer_(peer), peer_known_(true) {}
+    /// Wraps a connected socket; its peer is asked for when peer_address() is.
+    explicit unix_stream(socket_handle socket) noexcept : stream_socket(std::move(socket)) {}
 
     /// co_await → result<unix_stream>: connects to `peer`. Errors:
     /// no_such_file_or_directory (no socket at that path), connection_refused
@@ -46,8 +49,10 @@ public:
     /// (filename_too_long, invalid_argument).
     static connect_awaitable connect(std::string_view address);
 
-    /// The peer's address: the path connected to, or (accepted) usually unnamed.
-    const unix_address& peer_address() const noexcept { return peer_; }
+    /// The peer's address: the path connected to, or (accepted) usually
+    /// unnamed. An accepted connection asks the kernel (getpeername) on the
+    /// first call only; unnamed if the kernel cannot tell.
+    const unix_address& peer_address() const noexcept;
     /// The local address (getsockname): unnamed for a client, the path for an
     /// accepted connection.
     result<unix_address> local_address() const;
@@ -55,7 +60,8 @@ public:
     result<ucred> peer_credentials() const noexcept;
 
 private:
-    unix_address peer_;
+    mutable unix_address peer_;
+    mutable bool peer_known_ = false;
 };
 
 /// The awaitable returned by unix_stream::connect.

@@ -4,10 +4,8 @@
 
 namespace coronet {
 
-void buffer_lease::release() noexcept {
-    if (owner_ != nullptr) std::exchange(owner_, nullptr)->release_buffer(id_);
-    data_ = nullptr;
-    size_ = 0;
+void buffer_lease::give_back() noexcept {
+    std::exchange(owner_, nullptr)->release_buffer(id_);
 }
 
 } // namespace coronet

@@ -31,8 +31,7 @@ public:
                  std::size_t size) noexcept
         : owner_(&owner), data_(data), size_(size), id_(id) {}
     buffer_lease(buffer_lease&& o) noexcept
-        : owner_(std::exchange(o.owner_, nullptr)), data_(std::exchange(o.data_, nullptr)),
-          size_(std::exchange(o.size_, 0)), id_(o.id_) {}
+        : owner_(std::exchange(o.owner_, nullptr)), data_(o.data_), size_(o.size_), id_(o.id_) {}
     buffer_lease& operator=(buffer_lease&& o) noexcept {
         if (this != &o) {
             release();
@@ -58,9 +57,14 @@ public:
         size_ -= n;
     }
     /// Gives the buffer back to the pool now. Idempotent.
-    void release() noexcept;
+    void release() noexcept {
+        if (owner_ != nullptr) give_back();
+        data_ = nullptr;
+        size_ = 0;
+    }
 
 private:
+    void give_back() noexcept;
     detail::backend* owner_ = nullptr;
     std::byte* data_ = nullptr;
     std::size_t size_ = 0;

@@ -2,14 +2,6 @@
 
 namespace coronet {
 
-void detail::wait_link::detach() noexcept {
-    if (scope == nullptr) return;
-    (prev ? prev->next : scope->waits_) = next;
-    if (next != nullptr) next->prev = prev;
-    prev = next = nullptr;
-    scope = nullptr;
-}
-
 cancel_scope::~cancel_scope() {
     // Normally empty by now: waits detach when they complete and nested
     // scopes leave when their run() ends. Unhook whatever is left.
@@ -18,14 +10,6 @@ cancel_scope::~cancel_scope() {
     while (first_child_ != nullptr)
         first_child_->leave();
     leave();
-}
-
-void cancel_scope::attach(detail::wait_link& w) noexcept {
-    w.scope = this;
-    w.prev = nullptr;
-    w.next = waits_;
-    if (waits_ != nullptr) waits_->prev = &w;
-    waits_ = &w;
 }
 
 void cancel_scope::enter(cancel_scope* parent) noexcept {

@@ -29,16 +29,19 @@ class cancel_scope;
 
 namespace detail {
 
-/// A pending wait, linked into the scope it was started in.
+/// A pending wait, linked into the scope it was started in (scope_access::attach).
 struct wait_link {
-    wait_link* prev = nullptr;
-    wait_link* next = nullptr;
+    // Only `scope` is read before attach() writes the rest.
+    wait_link* prev;
+    wait_link* next;
     cancel_scope* scope = nullptr;
-    void* target = nullptr;
-    void (*on_cancel)(void* target) noexcept = nullptr;
+    void* target;
+    void (*on_cancel)(void* target) noexcept;
     /// Leaves the scope's list (after completion). Idempotent.
-    void detach() noexcept;
+    inline void detach() noexcept;
 };
+
+struct scope_access;
 
 /// The scope of the coroutine behind `h`, or nullptr for foreign coroutine types.
 template <class P>
@@ -87,18 +90,13 @@ public:
         return scoped<A>(*this, std::forward<A>(a));
     }
 
-    // Plumbing for awaitables and the loop.
-    void attach(detail::wait_link& w) noexcept;
-    void enter(cancel_scope* parent) noexcept; ///< nest inside `parent` (may be null)
-    void leave() noexcept;
-    void cancel_as(bool timeout) noexcept;
-    /// A deadline the kernel enforces itself (io_uring linked timeout) for
-    /// the single operation awaited directly in this scope; null if none.
-    const detail::mono_timespec* linked_deadline() const noexcept { return linked_deadline_; }
-    void set_linked_deadline(const detail::mono_timespec* t) noexcept { linked_deadline_ = t; }
-
 private:
     friend struct detail::wait_link;
+    friend struct detail::scope_access;
+    void enter(cancel_scope* parent) noexcept; // nest inside `parent` (may be null)
+    void leave() noexcept;
+    void cancel_as(bool timeout) noexcept;
+
     cancel_scope* parent_ = nullptr;
     cancel_scope* first_child_ = nullptr;
     cancel_scope* next_sibling_ = nullptr;
@@ -108,6 +106,46 @@ private:
     bool cancelled_ = false;
     bool timed_out_ = false;
 };
+
+namespace detail {
+
+/// What awaitables and the loop do with scopes (not for application code).
+struct scope_access {
+    /// Links pending wait `w` into `s`: `on_cancel(target)` runs if `s` is
+    /// cancelled before `w` detaches. `on_cancel` only asks (a backend
+    /// cancel, a queue removal plus a wake-up); it never resumes anything.
+    static void attach(cancel_scope& s, wait_link& w, void* target,
+                       void (*on_cancel)(void*) noexcept) noexcept {
+        w.target = target;
+        w.on_cancel = on_cancel;
+        w.scope = &s;
+        w.prev = nullptr;
+        w.next = s.waits_;
+        if (s.waits_ != nullptr) s.waits_->prev = &w;
+        s.waits_ = &w;
+    }
+    static void enter(cancel_scope& s, cancel_scope* parent) noexcept { s.enter(parent); }
+    static void leave(cancel_scope& s) noexcept { s.leave(); }
+    /// Cancels `s` as timed out (timeouts) or not.
+    static void cancel(cancel_scope& s, bool timed_out) noexcept { s.cancel_as(timed_out); }
+    /// A deadline the kernel enforces itself (io_uring linked timeout) for
+    /// the single operation awaited directly in `s`; null if none.
+    static const mono_timespec* linked_deadline(const cancel_scope& s) noexcept {
+        return s.linked_deadline_;
+    }
+    static void set_linked_deadline(cancel_scope& s, const mono_timespec* t) noexcept {
+        s.linked_deadline_ = t;
+    }
+};
+
+inline void wait_link::detach() noexcept {
+    if (scope == nullptr) return;
+    (prev ? prev->next : scope->waits_) = next;
+    if (next != nullptr) next->prev = prev;
+    scope = nullptr;
+}
+
+} // namespace detail
 
 /// The awaitable returned by cancel_scope::run: while `A` is awaited, the
 /// awaiting coroutine's scope is this one.

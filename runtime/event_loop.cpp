@@ -1,7 +1,7 @@
 #include "coronet/runtime/event_loop.hpp"
 
 #include "coronet/runtime/detail/frame_pool.hpp"
-#include "coronet/runtime/detail/io_awaitable.hpp"
+#include "coronet/runtime/detail/loop_access.hpp"
 #include "coronet/runtime/thread_pool.hpp"
 
 #include <algorithm>
@@ -12,18 +12,22 @@
 #include <stdexcept>
 
 namespace coronet {
+
+constinit thread_local event_loop* detail::running_loop [[gnu::tls_model("initial-exec")]] =
+    nullptr;
+
 namespace {
 
-thread_local event_loop* current_ = nullptr; // the loop running now
-thread_local event_loop* owner_ = nullptr;   // the loop that exists on this thread
+using detail::running_loop;
+thread_local event_loop* owner_ = nullptr; // the loop that exists on this thread
 constexpr unsigned inline_budget_per_turn = 256;
 constexpr int teardown_turn_limit = 100'000;
 
 // Sets the thread's current loop for a scope; restores the previous one.
 class current_scope {
 public:
-    explicit current_scope(event_loop* l) : saved_(current_) { current_ = l; }
-    ~current_scope() { current_ = saved_; }
+    explicit current_scope(event_loop* l) : saved_(running_loop) { running_loop = l; }
+    ~current_scope() { running_loop = saved_; }
     current_scope(const current_scope&) = delete;
     current_scope& operator=(const current_scope&) = delete;
 
@@ -52,18 +56,18 @@ struct detached {
             detail::frame_pool::deallocate(p, n);
         }
 
-        event_loop::spawned_node node;
-        event_loop* loop = current_;
+        detail::loop_access::spawned_node node;
+        event_loop* loop = running_loop;
         cancel_scope own;
         cancel_scope* scope = &own;
         detail::child_observer* observer = nullptr;
 
         promise_type(task<>&, cancel_scope& parent, detail::child_observer* obs) : observer(obs) {
             node.frame = std::coroutine_handle<promise_type>::from_promise(*this);
-            loop->link_spawned(node);
-            own.enter(&parent);
+            detail::loop_access::link_spawned(*loop, node);
+            detail::scope_access::enter(own, &parent);
         }
-        ~promise_type() { loop->unlink_spawned(node); }
+        ~promise_type() { detail::loop_access::unlink_spawned(*loop, node); }
         detached get_return_object() noexcept {
             return {std::coroutine_handle<promise_type>::from_promise(*this)};
         }
@@ -117,13 +121,8 @@ event_loop::~event_loop() {
     owner_ = nullptr;
 }
 
-event_loop* event_loop::current() noexcept {
-    return current_;
-}
-
 event_loop& current_loop() {
-    if (current_ == nullptr) throw std::logic_error("coronet: no event loop runs on this thread");
-    return *current_;
+    return detail::running_loop_or_throw();
 }
 
 backend_kind event_loop::backend() const noexcept {
@@ -168,7 +167,7 @@ void event_loop::unlink_spawned(spawned_node& n) noexcept {
 
 void event_loop::spawn_child(task<> t, cancel_scope& parent, detail::child_observer* observer) {
     current_scope scope(this);
-    schedule(run_detached(std::move(t), parent, observer).handle);
+    ready_.push(run_detached(std::move(t), parent, observer).handle);
 }
 
 void event_loop::spawn(task<> t) {
@@ -208,7 +207,7 @@ void event_loop::run_posted() {
 void event_loop::drive(std::coroutine_handle<> root) {
     if (owner_ != this) throw std::logic_error("coronet: a loop runs only on its own thread");
     current_scope scope(this);
-    schedule(root);
+    ready_.push(root);
     try {
         while (!root.done())
             turn(root, true);
@@ -237,7 +236,7 @@ bool event_loop::turn(std::coroutine_handle<> root, bool may_block) {
         if (t->fire != nullptr)
             t->fire(t->context);
         else
-            schedule(t->waiter);
+            ready_.push(t->waiter);
     }
 
     std::optional<std::chrono::nanoseconds> timeout;
@@ -280,41 +279,4 @@ void event_loop::teardown() noexcept {
     run_posted();
 }
 
-namespace detail {
-namespace {
-void cancel_io(void* op) noexcept {
-    if (event_loop* loop = event_loop::current()) loop->io().cancel(*static_cast<operation*>(op));
-}
-} // namespace
-
-bool start_operation(operation& op, wait_link& link, std::coroutine_handle<> h,
-                     cancel_scope* scope) {
-    if (scope != nullptr && scope->cancelled()) {
-        op.result = -ECANCELED;
-        op.state = op_state::done;
-        return false;
-    }
-    if (op.fd < 0) { // a closed or moved-from socket: no backend sees it
-        op.result = -EBADF;
-        op.state = op_state::done;
-        return false;
-    }
-    if (current_ == nullptr) current_loop(); // throws: no loop runs here
-    event_loop& loop = *current_;
-    op.waiter = h;
-    op.deadline = scope != nullptr ? scope->linked_deadline() : nullptr;
-    if (!loop.io().submit(op)) {
-        if (scope != nullptr) {
-            link.target = &op;
-            link.on_cancel = cancel_io;
-            scope->attach(link);
-        }
-        return true;
-    }
-    if (loop.take_inline_budget()) return false;
-    loop.schedule(h);
-    return true;
-}
-
-} // namespace detail
 } // namespace coronet

@@ -73,7 +73,13 @@ struct loop_stats {
     std::size_t pool_buffer_size = 0;       ///< bytes per pool buffer
 };
 
+class event_loop;
+
 namespace detail {
+struct loop_access;
+/// The loop running on this thread (event_loop::current()): set only while a
+/// loop runs or tears down.
+extern constinit thread_local event_loop* running_loop [[gnu::tls_model("initial-exec")]];
 /// Told when a child started by spawn_child finishes (task_group, when_all).
 struct child_observer {
     virtual void child_done(std::exception_ptr error) noexcept = 0;
@@ -128,28 +134,16 @@ public:
     loop_stats stats() const noexcept;
     /// Spawned tasks that have not finished yet.
     std::size_t spawned_count() const noexcept { return spawned_count_; }
-    /// The scope every task of this loop runs in; teardown cancels it.
-    cancel_scope& root_scope() noexcept { return root_scope_; }
     /// The worker pool behind run_blocking and resolve (thread_pool.hpp):
     /// created on first use, no thread before the first job; teardown waits
     /// for the coroutines awaiting it, then joins its threads.
     thread_pool& blocking_pool();
 
     /// The loop running on this thread, or nullptr.
-    static event_loop* current() noexcept;
+    static event_loop* current() noexcept { return detail::running_loop; }
 
-    // For awaitables (not for application code).
-    detail::backend& io() noexcept { return *backend_; }
-    detail::timer_heap& timers() noexcept { return timers_; }
-    void schedule(std::coroutine_handle<> h) { ready_.push(h); }
-    /// Whether an operation that completed inline may continue without a
-    /// trip through the ready queue (a per-turn budget keeps one busy
-    /// connection from starving the others).
-    bool take_inline_budget() noexcept { return inline_budget_ > 0 && inline_budget_--; }
-    /// Starts `t` detached inside `parent` (a child scope of it), telling
-    /// `observer` (may be null) when it ends.
-    void spawn_child(task<> t, cancel_scope& parent, detail::child_observer* observer);
-
+private:
+    friend struct detail::loop_access;
     struct spawned_node {
         spawned_node* prev = nullptr;
         spawned_node* next = nullptr;
@@ -157,8 +151,7 @@ public:
     };
     void link_spawned(spawned_node& n) noexcept;
     void unlink_spawned(spawned_node& n) noexcept;
-
-private:
+    void spawn_child(task<> t, cancel_scope& parent, detail::child_observer* observer);
     void drive(std::coroutine_handle<> root);
     /// One turn; returns false when it found nothing to do and nothing to wait for.
     bool turn(std::coroutine_handle<> root, bool may_block);

@@ -21,6 +21,10 @@ class [[nodiscard]] result {
 public:
     result(T value) : v_(std::in_place_index<0>, std::move(value)) {}
     result(std::error_code error) : v_(std::in_place_index<1>, error) {}
+    /// Constructs the value in place from `args`.
+    template <class... Args>
+    explicit result(std::in_place_t, Args&&... args)
+        : v_(std::in_place_index<0>, std::forward<Args>(args)...) {}
 
     bool has_value() const noexcept { return v_.index() == 0; }
     explicit operator bool() const noexcept { return has_value(); }

@@ -1,6 +1,6 @@
 #include "coronet/runtime/signal_set.hpp"
 
-#include "coronet/runtime/event_loop.hpp"
+#include "coronet/runtime/detail/loop_access.hpp"
 
 #include <cerrno>
 #include <pthread.h>
@@ -20,15 +20,12 @@ signal_set::signal_set(std::initializer_list<int> signals) {
 }
 
 signal_set::~signal_set() {
-    if (event_loop* loop = event_loop::current())
-        loop->io().close(fd_);
-    else
-        ::close(fd_);
+    detail::close_fd(fd_);
     pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
 }
 
 signal_set::wait_awaitable::wait_awaitable(int fd) noexcept {
-    op.code = detail::op_code::read;
+    op.kind = detail::op_kind::read;
     op.fd = fd;
 }
 

@@ -1,4 +1,5 @@
 #include "coronet/runtime/task_group.hpp"
+#include "coronet/runtime/detail/loop_access.hpp"
 
 #include <cstdio>
 
@@ -6,7 +7,8 @@ namespace coronet {
 
 task_group::task_group(cancel_scope* parent) : loop_(current_loop()), state_(new state) {
     state_->group = this;
-    scope_.enter(parent != nullptr ? parent : &loop_.root_scope());
+    detail::scope_access::enter(
+        scope_, parent != nullptr ? parent : &detail::loop_access::root_scope(loop_));
 }
 
 task_group::~task_group() {
@@ -27,7 +29,7 @@ task_group::~task_group() {
 void task_group::spawn(task<> t) {
     ++running_;
     ++state_->children;
-    loop_.spawn_child(std::move(t), scope_, state_);
+    detail::loop_access::spawn_child(loop_, std::move(t), scope_, state_);
 }
 
 void task_group::state::child_done(std::exception_ptr error) noexcept {
@@ -53,11 +55,12 @@ void task_group::on_child_done(std::exception_ptr error) noexcept {
         }
         scope_.cancel();
     }
-    if (running_ == 0 && joiner_) loop_.schedule(std::exchange(joiner_, {}));
+    if (running_ == 0 && joiner_) detail::loop_access::schedule(loop_, std::exchange(joiner_, {}));
 }
 
 void task_group::join_awaitable::suspend(std::coroutine_handle<> h, cancel_scope* scope) noexcept {
-    group_.scope_.enter(scope); // the joiner's cancellation now reaches the children
+    detail::scope_access::enter(group_.scope_,
+                                scope); // the joiner's cancellation now reaches the children
     group_.joiner_ = h;
 }
 

@@ -1,6 +1,6 @@
 #include "coronet/runtime/thread_pool.hpp"
 
-#include "coronet/runtime/event_loop.hpp"
+#include "coronet/runtime/detail/loop_access.hpp"
 
 #include <csignal>
 #include <pthread.h>
@@ -129,8 +129,7 @@ void thread_pool::work() noexcept {
         // this thread (it joins the pool at teardown). A failure to post (out
         // of memory) would lose a wake-up: terminate rather than hang.
         loop->post([job = std::move(ref)] {
-            if (std::coroutine_handle<> h = std::exchange(job->waiter, {}))
-                current_loop().schedule(h);
+            if (std::coroutine_handle<> h = std::exchange(job->waiter, {})) detail::schedule(h);
         });
         lock.lock();
     }
@@ -160,9 +159,7 @@ bool blocking_base::start(std::shared_ptr<pool_job> job, std::coroutine_handle<>
     suspended_ = true;
     ++pool_->waiting_;
     if (scope != nullptr) {
-        link_.target = this;
-        link_.on_cancel = &blocking_base::on_cancel;
-        scope->attach(link_);
+        scope_access::attach(*scope, link_, this, &blocking_base::on_cancel);
     }
     return true;
 }
@@ -183,7 +180,7 @@ void blocking_base::on_cancel(void* p) noexcept {
     bool abandon = st == pool_job::status::running && self->policy_ == cancel_policy::abandon;
     if (st != pool_job::status::removed && !abandon) return; // its real outcome follows
     self->error_ = std::make_error_code(std::errc::operation_canceled);
-    current_loop().schedule(std::exchange(job.waiter, {}));
+    detail::schedule(std::exchange(job.waiter, {}));
 }
 
 } // namespace detail

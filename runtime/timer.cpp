@@ -1,11 +1,11 @@
 #include "coronet/runtime/timer.hpp"
 
-#include "coronet/runtime/event_loop.hpp"
+#include "coronet/runtime/detail/loop_access.hpp"
 
 namespace coronet {
 
 sleep_awaitable::~sleep_awaitable() {
-    if (loop_ != nullptr) loop_->timers().erase(node_);
+    if (loop_ != nullptr) detail::loop_access::timers(*loop_).erase(node_);
     link_.detach();
 }
 
@@ -16,11 +16,9 @@ bool sleep_awaitable::arm(std::coroutine_handle<> h, cancel_scope* scope) {
     }
     loop_ = &current_loop();
     node_.waiter = h;
-    loop_->timers().push(node_);
+    detail::loop_access::timers(*loop_).push(node_);
     if (scope != nullptr) {
-        link_.target = this;
-        link_.on_cancel = &sleep_awaitable::on_cancel;
-        scope->attach(link_);
+        detail::scope_access::attach(*scope, link_, this, &sleep_awaitable::on_cancel);
     }
     return true;
 }
@@ -28,9 +26,9 @@ bool sleep_awaitable::arm(std::coroutine_handle<> h, cancel_scope* scope) {
 void sleep_awaitable::on_cancel(void* p) noexcept {
     auto* self = static_cast<sleep_awaitable*>(p);
     if (!self->node_.armed()) return; // already due: it completes normally
-    self->loop_->timers().erase(self->node_);
+    detail::loop_access::timers(*self->loop_).erase(self->node_);
     self->cancelled_ = true;
-    self->loop_->schedule(self->node_.waiter);
+    detail::loop_access::schedule(*self->loop_, self->node_.waiter);
 }
 
 sleep_result sleep_awaitable::await_resume() noexcept {

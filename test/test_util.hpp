@@ -4,6 +4,7 @@
 
 #include <coronet/net/tcp_listener.hpp>
 #include <coronet/net/tcp_stream.hpp>
+#include <coronet/runtime/detail/loop_access.hpp>
 #include <coronet/runtime/event_loop.hpp>
 
 #include <cstddef>
@@ -100,7 +101,7 @@ class latch {
 public:
     explicit latch(std::size_t count) : count_(count) {}
     void count_down() {
-        if (--count_ == 0 && waiter_) coronet::current_loop().schedule(waiter_);
+        if (--count_ == 0 && waiter_) coronet::detail::schedule(waiter_);
     }
     auto wait() {
         struct awaiter {

@@ -11,15 +11,6 @@
 
 namespace coronet::detail {
 
-inline operation make_op(op_code code, int fd, const void* buf, std::size_t len) noexcept {
-    operation op;
-    op.code = code;
-    op.fd = fd;
-    op.buffer = const_cast<void*>(buf);
-    op.length = len;
-    return op;
-}
-
 /// co_await → result<std::size_t>: bytes received; 0 means the peer closed its
 /// write side (EOF). Errors: connection_reset, operation_canceled, and those
 /// of recv(2).
@@ -29,9 +20,8 @@ inline operation make_op(op_code code, int fd, const void* buf, std::size_t len)
 /// joins it; if the kernel completed it first, the real result (bytes
 /// received or sent) is returned instead of operation_canceled.
 struct [[nodiscard]] recv_awaitable : io_awaitable {
-    recv_awaitable(int fd, std::span<std::byte> buf) noexcept {
-        op = make_op(op_code::recv, fd, buf.data(), buf.size());
-    }
+    recv_awaitable(int fd, std::span<std::byte> buf) noexcept
+        : io_awaitable(op_kind::recv, fd, buf.data(), buf.size()) {}
     result<std::size_t> await_resume() noexcept { return from_syscall<std::size_t>(take_result()); }
 };
 
@@ -43,19 +33,24 @@ struct [[nodiscard]] recv_awaitable : io_awaitable {
 /// operation_canceled, or the data if it had already arrived; nothing is
 /// lost: data the kernel had received stays queued for the next receive.
 struct [[nodiscard]] recv_pooled_awaitable : io_awaitable {
-    explicit recv_pooled_awaitable(int fd) noexcept {
-        op = make_op(op_code::recv_pooled, fd, nullptr, 0);
+    explicit recv_pooled_awaitable(int fd) noexcept
+        : io_awaitable(op_kind::recv_pooled, fd, nullptr, 0) {}
+    result<buffer_lease> await_resume() noexcept {
+        int res = take_result();
+        if (res < 0) return errno_code(-res);
+        if (res == 0) return buffer_lease{}; // EOF: the backend kept no buffer
+        return result<buffer_lease>(std::in_place, loop_access::io(*running_loop), op.buffer_id,
+                                    static_cast<std::byte*>(op.buffer),
+                                    static_cast<std::size_t>(res));
     }
-    result<buffer_lease> await_resume() noexcept;
 };
 
 /// co_await → result<std::size_t>: bytes sent, at least 1 and possibly fewer
 /// than asked. Errors: broken_pipe, connection_reset, operation_canceled.
 /// Never raises SIGPIPE.
 struct [[nodiscard]] send_awaitable : io_awaitable {
-    send_awaitable(int fd, std::span<const std::byte> buf) noexcept {
-        op = make_op(op_code::send, fd, buf.data(), buf.size());
-    }
+    send_awaitable(int fd, std::span<const std::byte> buf) noexcept
+        : io_awaitable(op_kind::send, fd, buf.data(), buf.size()) {}
     result<std::size_t> await_resume() noexcept { return from_syscall<std::size_t>(take_result()); }
 };
 
@@ -63,14 +58,13 @@ struct [[nodiscard]] send_awaitable : io_awaitable {
 /// (bytes_sent() tells how far it got, also after a cancellation).
 /// Never raises SIGPIPE.
 struct [[nodiscard]] send_all_awaitable : io_awaitable {
-    send_all_awaitable(int fd, std::span<const std::byte> buf) noexcept {
-        op = make_op(op_code::send_all, fd, buf.data(), buf.size());
-    }
+    send_all_awaitable(int fd, std::span<const std::byte> buf) noexcept
+        : io_awaitable(op_kind::send_all, fd, buf.data(), buf.size()) {}
     result<void> await_resume() noexcept {
         if (int res = take_result(); res < 0) return errno_code(-res);
         return {};
     }
-    std::size_t bytes_sent() const noexcept { return op.done; }
+    std::size_t bytes_sent() const noexcept { return op.sent; }
 };
 
 } // namespace coronet::detail

@@ -21,26 +21,9 @@ buffer_pool::buffer_pool(std::size_t buffer_size, std::uint16_t capacity)
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
     memory_.reset(static_cast<std::byte*>(p));
-    free_.reserve(capacity);
+    free_ = std::make_unique<std::uint16_t[]>(capacity);
     for (std::uint16_t id = capacity; id > 0; --id)
-        free_.push_back(static_cast<std::uint16_t>(id - 1)); // id 0 on top
-}
-
-std::optional<std::uint16_t> buffer_pool::take() noexcept {
-    if (free_.empty()) return std::nullopt;
-    std::uint16_t id = free_.back();
-    free_.pop_back();
-    note_taken();
-    return id;
-}
-
-void buffer_pool::give(std::uint16_t id) noexcept {
-    free_.push_back(id); // never grows past capacity: reserved up front
-    note_returned();
-}
-
-void buffer_pool::note_taken() noexcept {
-    if (++in_use_ > peak_) peak_ = in_use_;
+        free_[free_count_++] = static_cast<std::uint16_t>(id - 1); // id 0 on top
 }
 
 } // namespace coronet::detail

@@ -15,7 +15,6 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <vector>
 
 namespace coronet::detail {
 
@@ -31,12 +30,21 @@ public:
     std::byte* data(std::uint16_t id) const noexcept { return memory_.get() + id * size_; }
 
     /// A free buffer, or nullopt when all are in use (free-list mode).
-    std::optional<std::uint16_t> take() noexcept;
+    std::optional<std::uint16_t> take() noexcept {
+        if (free_count_ == 0) return std::nullopt;
+        note_taken();
+        return free_[--free_count_];
+    }
     /// Returns a buffer taken with take().
-    void give(std::uint16_t id) noexcept;
+    void give(std::uint16_t id) noexcept {
+        free_[free_count_++] = id; // never past capacity
+        note_returned();
+    }
 
     /// Accounting for buffers handed out by a kernel buffer ring.
-    void note_taken() noexcept;
+    void note_taken() noexcept {
+        if (++in_use_ > peak_) peak_ = in_use_;
+    }
     void note_returned() noexcept { --in_use_; }
 
     std::size_t in_use() const noexcept { return in_use_; }
@@ -50,7 +58,8 @@ private:
     std::size_t size_;
     std::uint16_t capacity_;
     std::unique_ptr<std::byte, free_block> memory_;
-    std::vector<std::uint16_t> free_; // a stack: the warmest buffer is reused first
+    std::unique_ptr<std::uint16_t[]> free_; // a stack: the warmest buffer is reused first
+    std::size_t free_count_ = 0;
     std::size_t in_use_ = 0;
     std::size_t peak_ = 0;
 };

@@ -52,20 +52,35 @@ void global_deallocate(void* p, std::size_t n) noexcept {
     std::allocator<std::byte>().deallocate(static_cast<std::byte*>(p), n);
 }
 
+// Each class's block size and cache limit, computed once at compile time.
+template <class F>
+constexpr std::array<std::size_t, class_count> table(F f) {
+    std::array<std::size_t, class_count> t{};
+    for (std::size_t c = 0; c < class_count; ++c)
+        t[c] = f(c);
+    return t;
+}
+constexpr auto class_sizes = table(size_of_class);
+constexpr auto class_limits = table(limit_of_class);
+
 // A cached block's first bytes link it to the next one of its class.
 struct free_block {
     free_block* next;
 };
 
-// One thread's free lists. Its destructor runs at thread exit.
+// One thread's free lists: trivially destructible and constant-initialised,
+// so reaching it costs no thread_local initialisation check. The cleaner
+// below frees it at thread exit; it is touched (and its destructor
+// registered) only when the thread first caches a block.
 struct thread_cache {
-    std::array<free_block*, class_count> head{};
-    std::array<std::size_t, class_count> count{};
+    std::array<free_block*, class_count> head;
+    std::array<std::size_t, class_count> count;
+    bool cleaner_registered;
+    bool gone; // the thread is exiting: frames freed now go to the global allocator
 
-    ~thread_cache();
     void release() noexcept {
         for (std::size_t c = 0; c < class_count; ++c) {
-            const std::size_t size = size_of_class(c);
+            const std::size_t size = class_sizes[c];
             while (free_block* b = head[c]) {
                 ASAN_UNPOISON_MEMORY_REGION(b, size);
                 head[c] = b->next;
@@ -75,15 +90,19 @@ struct thread_cache {
         }
     }
 };
+constinit thread_local thread_cache cache{};
 
-// Set once this thread's cache is destroyed; trivially destructible, so it
-// can be read from any later thread_local destructor that frees a frame.
-thread_local constinit bool cache_gone = false;
-thread_local thread_cache cache;
+struct cache_cleaner {
+    ~cache_cleaner() {
+        cache.release();
+        cache.gone = true;
+    }
+};
 
-thread_cache::~thread_cache() {
-    release();
-    cache_gone = true;
+[[gnu::noinline]] void register_cleaner() {
+    static thread_local cache_cleaner cleaner;
+    (void)&cleaner; // odr-use: its destructor runs at thread exit
+    cache.cleaner_registered = true;
 }
 
 } // namespace
@@ -91,22 +110,27 @@ thread_cache::~thread_cache() {
 void* frame_pool::allocate(std::size_t n) {
     if (n > max_pooled_size) return global_allocate(n);
     const std::size_t c = class_index(n);
-    if (!cache_gone) {
-        if (free_block* b = cache.head[c]) {
-            ASAN_UNPOISON_MEMORY_REGION(b, size_of_class(c));
-            cache.head[c] = b->next;
-            --cache.count[c];
-            return b;
-        }
+    if (free_block* b = cache.head[c]) {
+        ASAN_UNPOISON_MEMORY_REGION(b, class_sizes[c]);
+        cache.head[c] = b->next;
+        --cache.count[c];
+        return b;
     }
-    return global_allocate(size_of_class(c));
+    return global_allocate(class_sizes[c]);
 }
 
 void frame_pool::deallocate(void* p, std::size_t n) noexcept {
     if (n > max_pooled_size) return global_deallocate(p, n);
     const std::size_t c = class_index(n);
-    const std::size_t size = size_of_class(c);
-    if (cache_gone || cache.count[c] >= limit_of_class(c)) return global_deallocate(p, size);
+    const std::size_t size = class_sizes[c];
+    if (cache.gone || cache.count[c] >= class_limits[c]) return global_deallocate(p, size);
+    if (!cache.cleaner_registered) [[unlikely]] {
+        try {
+            register_cleaner();
+        } catch (...) { // no memory to register the cleaner: do not cache
+            return global_deallocate(p, size);
+        }
+    }
     auto* b = ::new (p) free_block{cache.head[c]};
     cache.head[c] = b;
     ++cache.count[c];
@@ -122,12 +146,12 @@ std::size_t frame_pool::cache_limit(std::size_t n) noexcept {
 }
 
 std::size_t frame_pool::cached(std::size_t n) noexcept {
-    if (n > max_pooled_size || cache_gone) return 0;
+    if (n > max_pooled_size || cache.gone) return 0;
     return cache.count[class_index(n)];
 }
 
 void frame_pool::release_cached() noexcept {
-    if (!cache_gone) cache.release();
+    if (!cache.gone) cache.release();
 }
 
 } // namespace coronet::detail

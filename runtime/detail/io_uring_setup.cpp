@@ -2,14 +2,12 @@
 // up with the best flags the kernel accepts, every opcode used is probed
 // once, and the optional fast paths are chosen from what the probe (or a
 // first try) shows; with fast paths off only plain setup and one-shot
-// operations are used.
+// operations are used. Also the feature list backend_features() reports.
 #include "coronet/runtime/detail/io_uring_backend.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
-#include <netinet/in.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 namespace coronet::detail {
 namespace {
@@ -47,10 +45,9 @@ std::string errno_text(int err) {
 } // namespace
 
 io_uring_backend::io_uring_backend(ready_queue& ready, const backend_config& config)
-    : backend(config), ready_(ready) {}
+    : backend(ready, config) {}
 
 io_uring_backend::~io_uring_backend() {
-    if (wake_fd_ >= 0) ::close(wake_fd_);
     if (buf_ring_ != nullptr) {
         io_uring_unregister_buf_ring(&ring_, 0);
         std::free(buf_ring_);
@@ -106,15 +103,11 @@ std::string io_uring_backend::init(bool& resource_error) {
         add_feature("multishot_accept");
         probe_buffer_ring(); // turns multishot_recv_ off when there is no buffer ring
     }
-    if (send_zc_) add_feature("send_zc");
+    if (send_zc_) {
+        add_feature("send_zc");
+        zero_copy_min_ = config_.zero_copy_min;
+    }
     if (ring_.features & IORING_FEAT_EXT_ARG) add_feature("ext_arg");
-    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (wake_fd_ < 0) return "eventfd: " + errno_text(errno);
-    wake_op_.code = op_code::read;
-    wake_op_.internal = true;
-    wake_op_.fd = wake_fd_;
-    wake_op_.buffer = &wake_value_;
-    wake_op_.length = sizeof wake_value_;
     return {};
 }
 
@@ -132,44 +125,6 @@ void io_uring_backend::drop_feature(const char* f) {
     features_.erase(at, end - at);
     while (!features_.empty() && features_.back() == ' ')
         features_.pop_back();
-}
-
-// Resets a TCP connection in place (connect with AF_UNSPEC): the kernel
-// drops the socket's queued data and so releases zero-copy buffers whose
-// release would otherwise wait for a peer that does not read.
-void io_uring_backend::abort_connection(int fd) noexcept {
-    sockaddr sa{};
-    sa.sa_family = AF_UNSPEC;
-    [[maybe_unused]] int r = ::connect(fd, &sa, sizeof sa);
-}
-
-// Whether sends on `fd` may go zero-copy: a TCP peer on another host (on
-// this host the kernel keeps the pages until the reader has read them, so a
-// cancelled send could not finish while the reader waits). Decided once per
-// socket.
-bool io_uring_backend::zero_copy_peer(int fd) {
-    fd_slot& s = slot(fd);
-    if (s.zero_copy >= 0) return s.zero_copy == 1;
-    sockaddr_storage peer{}, self{};
-    socklen_t plen = sizeof peer, slen = sizeof self;
-    bool remote = false;
-    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&self), &slen) == 0) {
-        if (peer.ss_family == AF_INET) {
-            auto& p = reinterpret_cast<const sockaddr_in&>(peer).sin_addr;
-            auto& l = reinterpret_cast<const sockaddr_in&>(self).sin_addr;
-            remote = (ntohl(p.s_addr) >> 24) != 127 && p.s_addr != l.s_addr;
-        } else if (peer.ss_family == AF_INET6) {
-            auto& p = reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr;
-            auto& l = reinterpret_cast<const sockaddr_in6&>(self).sin6_addr;
-            remote = !IN6_IS_ADDR_LOOPBACK(&p) && !IN6_IS_ADDR_V4MAPPED(&p) &&
-                     std::memcmp(&p, &l, sizeof p) != 0;
-        }
-        remote = remote || (config_.zero_copy_local &&
-                            (peer.ss_family == AF_INET || peer.ss_family == AF_INET6));
-    }
-    s.zero_copy = remote ? 1 : 0;
-    return remote;
 }
 
 std::unique_ptr<backend> make_io_uring_backend(ready_queue& ready, const backend_config& config,

@@ -21,7 +21,6 @@ struct operation_list {
     void remove(operation& op) noexcept {
         (op.prev ? op.prev->next : head) = op.next;
         (op.next ? op.next->prev : tail) = op.prev;
-        op.prev = op.next = nullptr;
     }
     operation* pop() noexcept {
         operation* op = head;

@@ -1,6 +1,6 @@
 #include "coronet/runtime/detail/waiter_queue.hpp"
 
-#include "coronet/runtime/event_loop.hpp"
+#include "coronet/runtime/detail/loop_access.hpp"
 
 namespace coronet::detail {
 namespace {
@@ -10,7 +10,7 @@ void cancel_waiter(void* p) noexcept {
     if (w->st != waiter::state::queued) return; // already woken: it keeps what it got
     w->queue->remove(*w);
     w->st = waiter::state::cancelled;
-    current_loop().schedule(w->handle);
+    schedule(w->handle);
 }
 
 } // namespace
@@ -28,9 +28,7 @@ bool waiter_queue::enqueue(waiter& w, std::coroutine_handle<> h, cancel_scope* s
     (tail_ ? tail_->next : head_) = &w;
     tail_ = &w;
     if (scope != nullptr) {
-        w.link.target = &w;
-        w.link.on_cancel = cancel_waiter;
-        scope->attach(w.link);
+        scope_access::attach(*scope, w.link, &w, cancel_waiter);
     }
     return true;
 }
@@ -46,7 +44,7 @@ waiter* waiter_queue::wake_one() noexcept {
     if (w == nullptr) return nullptr;
     remove(*w);
     w->st = waiter::state::woken;
-    current_loop().schedule(w->handle);
+    schedule(w->handle);
     return w;
 }
 

@@ -1,0 +1,168 @@
+// The io_uring backend (see io_uring_backend.hpp): submission. submit()
+// dispatches per kind; one-shot requests are only queued in the SQ ring, and
+// poll() flushes them and waits in a single io_uring_enter per loop turn.
+#include "coronet/runtime/detail/io_uring_backend.hpp"
+
+#include <poll.h>
+#include <system_error>
+
+namespace coronet::detail {
+
+bool io_uring_backend::submit(operation& op) {
+    ++stats_.submitted;
+    fd_slot& s = slots_[op.fd]; // made here: every fd with an operation has its slot
+    switch (op.kind) {
+    case op_kind::recv_pooled:
+        if (buf_ring_ == nullptr) [[unlikely]]
+            return submit_pooled(op, s);
+        if (s.waiters.head == nullptr) { // the straight path: take what is queued, or wait
+            if (s.queue_head >= 0) return take_queued_buffer(op, s);
+            if (s.armed && !s.has_final) {
+                pend(op, op_state::parked);
+                s.waiters.push(op);
+                return false;
+            }
+        }
+        return submit_on_socket(op, s);
+    case op_kind::accept:
+    case op_kind::recv:
+        if (waits_on_socket(op, s)) return submit_on_socket(op, s);
+        break;
+    case op_kind::send:
+    case op_kind::send_all:
+        if (op.deadline == nullptr) { // the straight path: one SQE, filled here
+            pend(op, op_state::in_kernel);
+            s.kernel_ops.push(op);
+            io_uring_sqe* sqe = get_sqe();
+            prepare_send(sqe, op);
+            io_uring_sqe_set_data(sqe, &op);
+            return false;
+        }
+        break;
+    default:
+        break;
+    }
+    start(op);
+    return false;
+}
+
+void io_uring_backend::start(operation& op) {
+    pend(op, op_state::in_kernel);
+    slots_.at(op.fd).kernel_ops.push(op);
+    prepare(op, false);
+}
+
+std::size_t io_uring_backend::poll(std::optional<std::chrono::nanoseconds> timeout) {
+    if (rearm_pending_) rearm_starved();
+    if (!wake_armed_) arm_wakeup();
+    ++stats_.kernel_waits;
+    int r;
+    if (!timeout) { // the plainest call: submit and wait for one CQE
+        r = io_uring_submit_and_wait(&ring_, 1);
+    } else if (timeout->count() == 0) {
+        r = io_uring_submit_and_get_events(&ring_);
+    } else {
+        auto ts = to_timespec<__kernel_timespec>(*timeout);
+        io_uring_cqe* cqe = nullptr;
+        r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    }
+    if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+        throw std::system_error(-r, std::generic_category(), "io_uring_enter");
+    return reap();
+}
+
+// A read of the wake-up eventfd stays in the ring; its CQE only re-arms it.
+void io_uring_backend::arm_wakeup() {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_read(sqe, wake_.fd(), &wake_value_, sizeof wake_value_, 0);
+    io_uring_sqe_set_data64(sqe, tagged(tag::wake, 0));
+    wake_armed_ = true;
+}
+
+io_uring_sqe* io_uring_backend::get_sqe_slow() {
+    io_uring_sqe* sqe = nullptr;
+    while (sqe == nullptr) { // SQ full: flush it and retry
+        flush_sq();
+        sqe = io_uring_get_sqe(&ring_);
+    }
+    return sqe;
+}
+
+void io_uring_backend::flush_sq() {
+    ++stats_.kernel_waits;
+    int r = io_uring_submit(&ring_);
+    if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+        throw std::system_error(-r, std::generic_category(), "io_uring_submit");
+    // CQ backpressure: make room. Not from inside reap(), which has already
+    // consumed the CQE it is handling (there is room) and must not nest.
+    if ((r == -EBUSY || r == -EAGAIN) && !reaping_) reap();
+}
+
+// Flushes and waits for at least one CQE, then reaps (close, forget, drain).
+void io_uring_backend::wait_some() noexcept {
+    ++stats_.kernel_waits;
+    io_uring_cqe* cqe = nullptr;
+    int r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, nullptr, nullptr);
+    (void)r; // EINTR and friends: just reap what there is and wait again
+    reap();
+}
+
+// Queues the SQE for `op`; with `after_poll`, behind a linked poll for
+// readiness (a kernel that returned EAGAIN for a non-blocking socket).
+void io_uring_backend::prepare(operation& op, bool after_poll) {
+    // A chain must not be split by an SQ flush: make room for all of it.
+    unsigned need = 1 + (after_poll ? 1 : 0) + (op.deadline != nullptr ? 1 : 0);
+    if (need > 1 && io_uring_sq_space_left(&ring_) < need) flush_sq();
+    if (after_poll) {
+        io_uring_sqe* p = get_sqe();
+        io_uring_prep_poll_add(p, op.fd, is_read_side(op.kind) ? POLLIN : POLLOUT);
+        io_uring_sqe_set_data64(p, 0);
+        p->flags |= IOSQE_IO_LINK;
+    }
+    io_uring_sqe* sqe = get_sqe();
+    switch (op.kind) {
+    case op_kind::accept:
+        io_uring_prep_accept(sqe, op.fd, static_cast<sockaddr*>(op.buffer),
+                             op.buffer != nullptr ? &op.addr_len : nullptr,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+        break;
+    case op_kind::connect:
+        io_uring_prep_connect(sqe, op.fd, static_cast<const sockaddr*>(op.buffer),
+                              static_cast<socklen_t>(op.length));
+        break;
+    case op_kind::recv_pooled: // plain mode: first readability, then into a pool buffer
+        if (op.buffer == nullptr) {
+            io_uring_prep_poll_add(sqe, op.fd, POLLIN);
+            break;
+        }
+        [[fallthrough]];
+    case op_kind::recv:
+        io_uring_prep_recv(sqe, op.fd, op.buffer, clamp_length(op.length), 0);
+        break;
+    case op_kind::send:
+    case op_kind::send_all:
+        prepare_send(sqe, op);
+        break;
+    case op_kind::read:
+        io_uring_prep_read(sqe, op.fd, op.buffer, clamp_length(op.length), 0);
+        break;
+    case op_kind::recvmsg:
+        io_uring_prep_recvmsg(sqe, op.fd, static_cast<msghdr*>(op.buffer), MSG_TRUNC);
+        break;
+    case op_kind::sendmsg:
+        io_uring_prep_sendmsg(sqe, op.fd, static_cast<const msghdr*>(op.buffer), MSG_NOSIGNAL);
+        break;
+    }
+    io_uring_sqe_set_data(sqe, &op);
+    if (op.deadline != nullptr) { // the kernel cancels op at the deadline
+        sqe->flags |= IOSQE_IO_LINK;
+        io_uring_sqe* t = get_sqe();
+        io_uring_prep_link_timeout(
+            t,
+            const_cast<__kernel_timespec*>(reinterpret_cast<const __kernel_timespec*>(op.deadline)),
+            IORING_TIMEOUT_ABS);
+        io_uring_sqe_set_data64(t, 0);
+    }
+}
+
+} // namespace coronet::detail
