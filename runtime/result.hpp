@@ -15,6 +15,8 @@
 #include <utility>
 #include <variant>
 
+/// coronet's API: the event loop, tasks and their tools (runtime/), sockets
+/// and streams (net/). Names in coronet::detail are internal.
 namespace coronet {
 
 /// Holds either a T or the std::error_code that explains why there is none.
