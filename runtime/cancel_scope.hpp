@@ -1,21 +1,22 @@
 #pragma once
-// coronet::cancel_scope: cancellation for everything awaited inside it.
-//
-//   cancel_scope scope;
-//   spawn(watchdog(scope));                       // may call scope.cancel()
-//   auto n = co_await scope.run(conn.recv(buf));  // operation_canceled if cancelled
-//
-// Cancellation is request + join. cancel() asks every wait pending inside the
-// scope (I/O operations, sleeps, lock/queue waits, in this coroutine or in
-// tasks it awaits) to stop; each still completes on its own, reporting
-// std::errc::operation_canceled or, if the kernel finished first, its real
-// result (bytes received, an accepted connection), which is delivered, never
-// dropped. Buffers and frames outlive the kernel's use of them.
-//
-// Scopes are level-triggered: once cancelled, every later wait inside the
-// scope fails at once with operation_canceled until the scope is left. Scopes
-// nest: cancelling one cancels the scopes inside it, never the one outside.
-// A scope belongs to one loop thread; from other threads use with_stop_token.
+/// \class coronet::cancel_scope
+/// coronet::cancel_scope: cancellation for everything awaited inside it.
+///
+///     cancel_scope scope;
+///     spawn(watchdog(scope));                       // may call scope.cancel()
+///     auto n = co_await scope.run(conn.recv(buf));  // operation_canceled if cancelled
+///
+/// Cancellation is request + join. cancel() asks every wait pending inside the
+/// scope (I/O operations, sleeps, lock/queue waits, in this coroutine or in
+/// tasks it awaits) to stop; each still completes on its own, reporting
+/// std::errc::operation_canceled or, if the kernel finished first, its real
+/// result (bytes received, an accepted connection), which is delivered, never
+/// dropped. Buffers and frames outlive the kernel's use of them.
+///
+/// Scopes are level-triggered: once cancelled, every later wait inside the
+/// scope fails at once with operation_canceled until the scope is left. Scopes
+/// nest: cancelling one cancels the scopes inside it, never the one outside.
+/// A scope belongs to one loop thread; from other threads use with_stop_token.
 
 #include "coronet/runtime/detail/operation.hpp"
 
@@ -87,15 +88,22 @@ public:
         return scoped<A>(*this, std::forward<A>(a));
     }
 
-    // Plumbing for awaitables and the loop.
+    /// @name Plumbing for awaitables and the loop (not for application code)
+    /// @{
+
+    /// Links the pending wait `w` into this scope, so that cancel() reaches it.
     void attach(detail::wait_link& w) noexcept;
     void enter(cancel_scope* parent) noexcept; ///< nest inside `parent` (may be null)
+    /// Leaves the scope entered with enter(). Idempotent.
     void leave() noexcept;
+    /// cancel(), noting whether a deadline caused it (see timed_out()).
     void cancel_as(bool timeout) noexcept;
     /// A deadline the kernel enforces itself (io_uring linked timeout) for
     /// the single operation awaited directly in this scope; null if none.
     const detail::mono_timespec* linked_deadline() const noexcept { return linked_deadline_; }
+    /// Sets linked_deadline() (a timeout around a single operation).
     void set_linked_deadline(const detail::mono_timespec* t) noexcept { linked_deadline_ = t; }
+    /// @}
 
 private:
     friend struct detail::wait_link;
@@ -114,6 +122,7 @@ private:
 template <class A>
 class [[nodiscard]] cancel_scope::scoped {
 public:
+    /// Awaits `a` inside `s` (made by cancel_scope::run).
     scoped(cancel_scope& s, A&& a) : scope_(s), inner_(std::forward<A>(a)) {}
 
     bool await_ready() { return detail::awaiter_of(std::move(inner_)).await_ready(); }
@@ -139,6 +148,7 @@ public:
         return detail::awaiter_of(std::move(inner_)).await_resume();
     }
 
+    /// The wrapped awaitable.
     const A& inner() const noexcept { return inner_; }
     /// The wrapped awaitable, for re-wrapping before it is awaited.
     A&& take() && noexcept { return std::forward<A>(inner_); }
