@@ -27,21 +27,16 @@ sys.path.insert(0, str(HERE))
 import staging  # noqa: E402
 
 
-def check(args):
+def check_stage(stage, include, libdir, wanted, expected, compile_, env):
+    """Checks a staged install: the headers under `include` (the coronet/
+    directory) against `wanted`, every other file against `expected` (paths
+    relative to `libdir`), and each header compiled alone by `compile_` (a
+    command reading the source from stdin). Returns (passed, failures)."""
     failures = []
     passed = 0
-    root = pathlib.Path(args.source_root)
-    sys.path.insert(0, str(root / "tools"))
-    from installed_headers import installed_headers
-
-    stage = pathlib.Path(args.work).resolve() / "stage"
-    staging.install(args.meson, args.build_root, stage)
-    include = stage / args.includedir.lstrip("/") / "coronet"
-    libdir = stage / args.libdir.lstrip("/")
-    files = {p for p in stage.rglob("*") if p.is_file() or p.is_symlink()}
+    files = {p for p in pathlib.Path(stage).rglob("*") if p.is_file() or p.is_symlink()}
 
     headers = {p.relative_to(include).as_posix() for p in files if include in p.parents}
-    wanted = set(installed_headers(root))
     for h in sorted(wanted - headers):
         failures.append(f"not installed: {h} (a public header or included by one; "
                         "reconfigure if it is new: meson setup --reconfigure)")
@@ -49,25 +44,13 @@ def check(args):
         failures.append(f"installed but neither public nor included by a public header: {h}")
     passed += not (wanted ^ headers)
 
-    major, minor, _ = args.version.split(".")
-    libs = set()
-    if args.default_library in ("static", "both"):
-        libs.add("libcoronet.a")
-    if args.default_library in ("shared", "both"):
-        libs |= {"libcoronet.so", f"libcoronet.so.{major}.{minor}", f"libcoronet.so.{args.version}"}
     others = {p.relative_to(libdir).as_posix() if libdir in p.parents else str(p)
               for p in files if include not in p.parents}
-    expected = libs | {"pkgconfig/coronet.pc"}
     for f in sorted(expected - others):
         failures.append(f"not installed: {libdir / f}")
     for f in sorted(others - expected):
         failures.append(f"installed but not expected: {f}")
     passed += others == expected
-
-    env = staging.pkg_config_env(stage)
-    cflags = staging.pkg_config(env, "--cflags")
-    compile_ = [*args.cxx, "-std=c++20", "-fsyntax-only", "-Wall", "-Wextra", "-Wpedantic",
-                *args.cxxflag, *cflags, "-x", "c++", "-"]
 
     def compiles(header):
         try:
@@ -77,12 +60,38 @@ def check(args):
             return f"<coronet/{header}> does not compile on its own: {e}"
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        for header, error in zip(sorted(headers), pool.map(compiles, sorted(headers))):
+        for error in pool.map(compiles, sorted(headers)):
             if error:
                 failures.append(error)
             else:
                 passed += 1
     return passed, failures
+
+
+def check(args):
+    root = pathlib.Path(args.source_root)
+    sys.path.insert(0, str(root / "tools"))
+    from installed_headers import installed_headers
+
+    stage = pathlib.Path(args.work).resolve() / "stage"
+    staging.install(args.meson, args.build_root, stage)
+    include = stage / args.includedir.lstrip("/") / "coronet"
+    libdir = stage / args.libdir.lstrip("/")
+
+    major, minor, _ = args.version.split(".")
+    expected = {"pkgconfig/coronet.pc"}
+    if args.default_library in ("static", "both"):
+        expected.add("libcoronet.a")
+    if args.default_library in ("shared", "both"):
+        expected |= {"libcoronet.so", f"libcoronet.so.{major}.{minor}",
+                     f"libcoronet.so.{args.version}"}
+
+    env = staging.pkg_config_env(stage)
+    cflags = staging.pkg_config(env, "--cflags")
+    compile_ = [*args.cxx, "-std=c++20", "-fsyntax-only", "-Wall", "-Wextra", "-Wpedantic",
+                *args.cxxflag, *cflags, "-x", "c++", "-"]
+    return check_stage(stage, include, libdir, set(installed_headers(root)), expected, compile_,
+                       env)
 
 
 def main():
