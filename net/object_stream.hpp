@@ -1,38 +1,42 @@
 #pragma once
-// Typed messages: C++ values as JSON in length-prefixed frames (pickle done
-// the portable way).
-//
-//   struct point { std::string name; int x, y; };
-//   NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(point, name, x, y)   // next to the type
-//
-//   co_await coronet::send_object(conn, point{"p", 1, 2});          // result<void>
-//   coronet::stream_reader reader(conn);
-//   auto p = co_await coronet::recv_object<point>(reader, 65'000);   // result<point>
-//
-// Any type nlohmann::json converts (to_json / from_json, usually written with
-// NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE; standard containers, strings, numbers
-// and nested records work as they are; nlohmann::json itself for dynamic data).
-//
-// Wire format: one frame of net/framing.hpp (4-byte big-endian length, then
-// the payload) whose payload is one JSON text (RFC 8259) in UTF-8, compact,
-// no trailing newline. Any language reads it; Python with the standard
-// library only:
-//   body = json.dumps(obj).encode();  sock.sendall(struct.pack(">I", len(body)) + body)
-//   n, = struct.unpack(">I", recv_exactly(sock, 4));  obj = json.loads(recv_exactly(sock, n))
-//
-// Errors (besides framing's and the stream's, see framing.hpp):
-//   error::invalid_json   the payload is not valid JSON; or, when sending, the
-//                         value cannot be encoded (a string that is not UTF-8);
-//   error::type_mismatch  valid JSON without the shape of T (missing field,
-//                         wrong type): nlohmann's exceptions become this result.
-// A bad payload was read whole: the stream is still in sync, so the next
-// recv_object works (unlike frame_too_large, after which it is not).
-// Exceptions other than nlohmann::json::exception thrown by a user's
-// to_json / from_json are not mapped: they propagate from send_object (which
-// encodes at once) or from co_await recv_object, like any task's exception.
-//
-// Cancellation: as recv_message / send_message (framing.hpp): a cancelled
-// recv_object consumes nothing; the next one reads the whole message.
+/// \file
+/// Typed messages: C++ values as JSON in length-prefixed frames (pickle done
+/// the portable way).
+///
+///     struct point { std::string name; int x, y; };
+///     NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(point, name, x, y)   // next to the type
+///
+///     co_await coronet::send_object(conn, point{"p", 1, 2});          // result<void>
+///     coronet::stream_reader reader(conn);
+///     auto p = co_await coronet::recv_object<point>(reader, 65'000);   // result<point>
+///
+/// Any type nlohmann::json converts (to_json / from_json, usually written with
+/// NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE; standard containers, strings, numbers
+/// and nested records work as they are; nlohmann::json itself for dynamic data).
+///
+/// Wire format: one frame of net/framing.hpp (4-byte big-endian length, then
+/// the payload) whose payload is one JSON text (RFC 8259) in UTF-8, compact,
+/// no trailing newline. Any language reads it; Python with the standard
+/// library only:
+///
+///     body = json.dumps(obj).encode();  sock.sendall(struct.pack(">I", len(body)) + body)
+///     n, = struct.unpack(">I", recv_exactly(sock, 4));  obj = json.loads(recv_exactly(sock, n))
+///
+/// Errors (besides framing's and the stream's, see framing.hpp):
+///
+///     error::invalid_json   the payload is not valid JSON; or, when sending, the
+///                           value cannot be encoded (a string that is not UTF-8);
+///     error::type_mismatch  valid JSON without the shape of T (missing field,
+///                           wrong type): nlohmann's exceptions become this result.
+///
+/// A bad payload was read whole: the stream is still in sync, so the next
+/// recv_object works (unlike frame_too_large, after which it is not).
+/// Exceptions other than nlohmann::json::exception thrown by a user's
+/// to_json / from_json are not mapped: they propagate from send_object (which
+/// encodes at once) or from co_await recv_object, like any task's exception.
+///
+/// Cancellation: as recv_message / send_message (framing.hpp): a cancelled
+/// recv_object consumes nothing; the next one reads the whole message.
 
 #include "coronet/net/byte_stream.hpp"
 #include "coronet/net/framing.hpp"

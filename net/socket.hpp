@@ -1,14 +1,15 @@
 #pragma once
-// coronet::socket_handle: sole owner of a non-blocking socket descriptor.
-//
-// Closing (explicitly or by the destructor) goes through the running loop's
-// backend: operations still in flight on the descriptor are cancelled and
-// joined first (they complete with std::errc::operation_canceled), so a
-// descriptor number reused later never sees a stale completion. Without a
-// running loop the descriptor is simply closed.
-//
-// The setup calls here (socket, bind, listen, setsockopt, getsockname) never
-// block and are made directly; all waiting I/O goes through the backend.
+/// \class coronet::socket_handle
+/// coronet::socket_handle: sole owner of a non-blocking socket descriptor.
+///
+/// Closing (explicitly or by the destructor) goes through the running loop's
+/// backend: operations still in flight on the descriptor are cancelled and
+/// joined first (they complete with std::errc::operation_canceled), so a
+/// descriptor number reused later never sees a stale completion. Without a
+/// running loop the descriptor is simply closed.
+///
+/// The setup calls here (socket, bind, listen, setsockopt, getsockname) never
+/// block and are made directly; all waiting I/O goes through the backend.
 
 #include "coronet/net/address.hpp"
 #include "coronet/runtime/result.hpp"
@@ -22,7 +23,9 @@ public:
     socket_handle() noexcept = default;
     /// Takes ownership of `fd` (which should be non-blocking).
     explicit socket_handle(int fd) noexcept : fd_(fd) {}
+    /// Takes over `o`'s descriptor; `o` becomes closed.
     socket_handle(socket_handle&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    /// Closes this handle's descriptor (see close()), then takes over `o`'s.
     socket_handle& operator=(socket_handle&& o) noexcept {
         if (this != &o) {
             close();
@@ -36,7 +39,9 @@ public:
     /// e.g. address_family_not_supported, too_many_files_open.
     static result<socket_handle> open(int family, int type, int protocol = 0);
 
+    /// The descriptor, or -1 when closed.
     int native_handle() const noexcept { return fd_; }
+    /// True while it owns a descriptor.
     bool is_open() const noexcept { return fd_ >= 0; }
     /// Gives up ownership without closing; returns the descriptor.
     int release() noexcept { return std::exchange(fd_, -1); }

@@ -1,33 +1,36 @@
 #pragma once
-// coronet::stream_reader<S>: buffered reads from a byte stream, like asyncio's
-// StreamReader.
-//
-//   coronet::stream_reader reader(conn);                   // 64 KiB, allocated once
-//   auto line = co_await reader.read_line(1024);           // result<std::string_view>
-//   auto head = co_await reader.read_exactly(4);           // result<std::span<const std::byte>>
-//   if (!line && line.error() == coronet::error::line_too_long) ...
-//
-// The reader owns a buffer of a fixed capacity, allocated once by the
-// constructor; it never grows. Every read returns a view into that buffer,
-// valid until the next read on the same reader starts (copy what you keep).
-// The stream is borrowed: it must outlive the reader. A reader may be moved
-// while no read is pending. Each read is a task: one coroutine frame per call.
-//
-// Errors (besides the stream's own: connection_reset, operation_canceled, ...):
-//   error::end_of_stream     the peer closed the stream before any byte of the read;
-//   error::unexpected_eof    it closed after some of them (truncated line or block);
-//   error::line_too_long     read_until / read_line found no delimiter within the limit;
-//   error::buffer_too_small  read_exactly / fill asked for more than capacity().
-// A read that fails consumes nothing: every byte it received stays buffered
-// (see buffered()) for the next read. After line_too_long, consume() skips
-// bytes, or close the connection.
-//
-// Cancellation: a read is a task; cancelling its scope, a timeout (with_timeout
-// gives error::timed_out) or closing the stream cancels the recv it waits on
-// and the read fails; the bytes that had arrived stay buffered, so the next
-// read sees them: a timed-out read_exactly(10) that had received 6 bytes
-// leaves those 6 to the next read. One read at a time per reader: starting a
-// read while another is pending throws std::logic_error.
+/// \class coronet::stream_reader
+/// `coronet::stream_reader<S>`: buffered reads from a byte stream, like asyncio's
+/// StreamReader.
+///
+///     coronet::stream_reader reader(conn);                   // 64 KiB, allocated once
+///     auto line = co_await reader.read_line(1024);           // result<std::string_view>
+///     auto head = co_await reader.read_exactly(4);           // result<std::span<const std::byte>>
+///     if (!line && line.error() == coronet::error::line_too_long) ...
+///
+/// The reader owns a buffer of a fixed capacity, allocated once by the
+/// constructor; it never grows. Every read returns a view into that buffer,
+/// valid until the next read on the same reader starts (copy what you keep).
+/// The stream is borrowed: it must outlive the reader. A reader may be moved
+/// while no read is pending. Each read is a task: one coroutine frame per call.
+///
+/// Errors (besides the stream's own: connection_reset, operation_canceled, ...):
+///
+///     error::end_of_stream     the peer closed the stream before any byte of the read;
+///     error::unexpected_eof    it closed after some of them (truncated line or block);
+///     error::line_too_long     read_until / read_line found no delimiter within the limit;
+///     error::buffer_too_small  read_exactly / fill asked for more than capacity().
+///
+/// A read that fails consumes nothing: every byte it received stays buffered
+/// (see buffered()) for the next read. After line_too_long, consume() skips
+/// bytes, or close the connection.
+///
+/// Cancellation: a read is a task; cancelling its scope, a timeout (with_timeout
+/// gives error::timed_out) or closing the stream cancels the recv it waits on
+/// and the read fails; the bytes that had arrived stay buffered, so the next
+/// read sees them: a timed-out read_exactly(10) that had received 6 bytes
+/// leaves those 6 to the next read. One read at a time per reader: starting a
+/// read while another is pending throws std::logic_error.
 
 #include "coronet/net/byte_stream.hpp"
 #include "coronet/runtime/error.hpp"

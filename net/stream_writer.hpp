@@ -1,34 +1,35 @@
 #pragma once
-// coronet::stream_writer<S>: buffered writes to a byte stream, like asyncio's
-// StreamWriter with a bounded buffer.
-//
-//   coronet::stream_writer writer(conn);        // 64 KiB, allocated once
-//   co_await writer.write("HELO ");              // buffered: no syscall
-//   co_await writer.write(name);
-//   if (auto r = co_await writer.flush(); !r) ... // one send for everything
-//
-// write() copies into a buffer of a fixed capacity; when the bytes do not fit,
-// it first sends what is buffered and waits until the kernel took it all
-// (backpressure: a writer never holds more than capacity() bytes). A write
-// larger than the whole buffer is sent directly after the buffered bytes.
-// flush() (alias drain()) sends everything buffered. Bytes still buffered
-// when the writer is destroyed are discarded: flush before. The stream is
-// borrowed: it must outlive the writer. A writer may be moved while no write
-// is pending. Each call is a task: one coroutine frame per call. The bytes
-// passed to write() must stay valid until it completes (await it at once).
-//
-// Errors: the stream's (broken_pipe, connection_reset, operation_canceled...).
-// A write of at most capacity() bytes is all-or-nothing: when it fails, none
-// of its bytes were taken and it can be retried. A failed write larger than
-// capacity() may have sent part of its bytes: close the stream.
-//
-// Cancellation: cancelling the scope, a timeout (error::timed_out) or closing
-// the stream cancels the pending send. What the kernel accepted before is
-// dropped from the buffer and the rest stays buffered (for streams whose
-// send_all awaitable reports bytes_sent(), as coronet's do), so the next
-// flush() resumes exactly where the cancelled one stopped: no byte is lost or
-// sent twice. One write or flush at a time per writer: starting one while
-// another is pending throws std::logic_error.
+/// \class coronet::stream_writer
+/// `coronet::stream_writer<S>`: buffered writes to a byte stream, like asyncio's
+/// StreamWriter with a bounded buffer.
+///
+///     coronet::stream_writer writer(conn);        // 64 KiB, allocated once
+///     co_await writer.write("HELO ");              // buffered: no syscall
+///     co_await writer.write(name);
+///     if (auto r = co_await writer.flush(); !r) ... // one send for everything
+///
+/// write() copies into a buffer of a fixed capacity; when the bytes do not fit,
+/// it first sends what is buffered and waits until the kernel took it all
+/// (backpressure: a writer never holds more than capacity() bytes). A write
+/// larger than the whole buffer is sent directly after the buffered bytes.
+/// flush() (alias drain()) sends everything buffered. Bytes still buffered
+/// when the writer is destroyed are discarded: flush before. The stream is
+/// borrowed: it must outlive the writer. A writer may be moved while no write
+/// is pending. Each call is a task: one coroutine frame per call. The bytes
+/// passed to write() must stay valid until it completes (await it at once).
+///
+/// Errors: the stream's (broken_pipe, connection_reset, operation_canceled...).
+/// A write of at most capacity() bytes is all-or-nothing: when it fails, none
+/// of its bytes were taken and it can be retried. A failed write larger than
+/// capacity() may have sent part of its bytes: close the stream.
+///
+/// Cancellation: cancelling the scope, a timeout (error::timed_out) or closing
+/// the stream cancels the pending send. What the kernel accepted before is
+/// dropped from the buffer and the rest stays buffered (for streams whose
+/// send_all awaitable reports bytes_sent(), as coronet's do), so the next
+/// flush() resumes exactly where the cancelled one stopped: no byte is lost or
+/// sent twice. One write or flush at a time per writer: starting one while
+/// another is pending throws std::logic_error.
 
 #include "coronet/net/byte_stream.hpp"
 #include "coronet/runtime/result.hpp"
@@ -68,6 +69,7 @@ public:
     /// co_await → result<void>: `data` is buffered (or, past capacity(),
     /// sent). Waits only when the buffer is full. Errors: see above.
     task<result<void>> write(std::span<const std::byte> data);
+    /// write for text: the bytes of `s`.
     task<result<void>> write(std::string_view s) {
         return write(std::as_bytes(std::span(s.data(), s.size())));
     }

@@ -1,21 +1,22 @@
 #pragma once
-// coronet::cancel_scope: cancellation for everything awaited inside it.
-//
-//   cancel_scope scope;
-//   spawn(watchdog(scope));                       // may call scope.cancel()
-//   auto n = co_await scope.run(conn.recv(buf));  // operation_canceled if cancelled
-//
-// Cancellation is request + join. cancel() asks every wait pending inside the
-// scope (I/O operations, sleeps, lock/queue waits, in this coroutine or in
-// tasks it awaits) to stop; each still completes on its own, reporting
-// std::errc::operation_canceled or, if the kernel finished first, its real
-// result (bytes received, an accepted connection), which is delivered, never
-// dropped. Buffers and frames outlive the kernel's use of them.
-//
-// Scopes are level-triggered: once cancelled, every later wait inside the
-// scope fails at once with operation_canceled until the scope is left. Scopes
-// nest: cancelling one cancels the scopes inside it, never the one outside.
-// A scope belongs to one loop thread; from other threads use with_stop_token.
+/// \class coronet::cancel_scope
+/// coronet::cancel_scope: cancellation for everything awaited inside it.
+///
+///     cancel_scope scope;
+///     spawn(watchdog(scope));                       // may call scope.cancel()
+///     auto n = co_await scope.run(conn.recv(buf));  // operation_canceled if cancelled
+///
+/// Cancellation is request + join. cancel() asks every wait pending inside the
+/// scope (I/O operations, sleeps, lock/queue waits, in this coroutine or in
+/// tasks it awaits) to stop; each still completes on its own, reporting
+/// std::errc::operation_canceled or, if the kernel finished first, its real
+/// result (bytes received, an accepted connection), which is delivered, never
+/// dropped. Buffers and frames outlive the kernel's use of them.
+///
+/// Scopes are level-triggered: once cancelled, every later wait inside the
+/// scope fails at once with operation_canceled until the scope is left. Scopes
+/// nest: cancelling one cancels the scopes inside it, never the one outside.
+/// A scope belongs to one loop thread; from other threads use with_stop_token.
 
 #include "coronet/runtime/detail/operation.hpp"
 
@@ -152,6 +153,7 @@ inline void wait_link::detach() noexcept {
 template <class A>
 class [[nodiscard]] cancel_scope::scoped {
 public:
+    /// Awaits `a` inside `s` (made by cancel_scope::run).
     scoped(cancel_scope& s, A&& a) : scope_(s), inner_(std::forward<A>(a)) {}
 
     bool await_ready() { return detail::awaiter_of(std::move(inner_)).await_ready(); }
@@ -177,6 +179,7 @@ public:
         return detail::awaiter_of(std::move(inner_)).await_resume();
     }
 
+    /// The wrapped awaitable.
     const A& inner() const noexcept { return inner_; }
     /// The wrapped awaitable, for re-wrapping before it is awaited.
     A&& take() && noexcept { return std::forward<A>(inner_); }

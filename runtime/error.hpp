@@ -1,17 +1,19 @@
 #pragma once
-// coronet's own error codes, in the "coronet" category.
-//
-//   if (r.error() == coronet::error::timed_out) ...
-//
-// timed_out also compares equal to std::errc::timed_out, so generic code that
-// checks the standard condition keeps working; it is still distinct from the
-// kernel's ETIMEDOUT (a TCP connect that the kernel gave up on). Likewise
-// frame_too_large compares equal to std::errc::message_size.
+/// \file
+/// coronet's own error codes, in the "coronet" category.
+///
+///     if (r.error() == coronet::error::timed_out) ...
+///
+/// timed_out also compares equal to std::errc::timed_out, so generic code that
+/// checks the standard condition keeps working; it is still distinct from the
+/// kernel's ETIMEDOUT (a TCP connect that the kernel gave up on). Likewise
+/// frame_too_large compares equal to std::errc::message_size.
 
 #include <system_error>
 
 namespace coronet {
 
+/// coronet's error codes: compare a result's error() with them.
 enum class error {
     timed_out = 1,      ///< a with_timeout / timeout_at deadline expired
     channel_closed = 2, ///< send on a closed channel, or receive on a closed, empty one
@@ -26,13 +28,18 @@ enum class error {
     type_mismatch = 9,    ///< valid JSON that does not have the shape of the requested type
 };
 
+/// The "coronet" category; message() describes each code.
 const std::error_category& error_category() noexcept;
 
+/// The std::error_code for `e` (what `result<T>` holds; also found by
+/// std::error_code's constructor from an `error`).
 inline std::error_code make_error_code(error e) noexcept {
     return {static_cast<int>(e), error_category()};
 }
 
 } // namespace coronet
 
+namespace std {
 template <>
-struct std::is_error_code_enum<coronet::error> : std::true_type {};
+struct is_error_code_enum<coronet::error> : true_type {};
+} // namespace std

@@ -1,15 +1,16 @@
 #pragma once
-// coronet::event_loop: one per thread; runs coroutines, timers and I/O.
-//
-//   int main() { return coronet::run(main_task()); }
-//
-// The loop resumes coroutines in exactly one place (its ready queue). A turn:
-// run every coroutine that is ready, fire expired timers, then let the backend
-// flush submissions and wait for completions until the next deadline.
-//
-// Threading: a loop and everything it owns (sockets, tasks, timers) belong to
-// the thread that runs it. event_loop::current() is set only while a loop is
-// running on this thread. post() is the one thread-safe entry.
+/// \class coronet::event_loop
+/// coronet::event_loop: one per thread; runs coroutines, timers and I/O.
+///
+///     int main() { return coronet::run(main_task()); }
+///
+/// The loop resumes coroutines in exactly one place (its ready queue). A turn:
+/// run every coroutine that is ready, fire expired timers, then let the backend
+/// flush submissions and wait for completions until the next deadline.
+///
+/// Threading: a loop and everything it owns (sockets, tasks, timers) belong to
+/// the thread that runs it. event_loop::current() is set only while a loop is
+/// running on this thread. post() is the one thread-safe entry.
 
 #include "coronet/runtime/backend_kind.hpp"
 #include "coronet/runtime/cancel_scope.hpp"
@@ -34,6 +35,7 @@ namespace coronet {
 
 class thread_pool;
 
+/// How a loop is set up: passed to run() or event_loop's constructor.
 struct loop_options {
     /// Unset: CORONET_BACKEND if set, else the build default (see backend_kind.hpp).
     std::optional<backend_kind> backend;
@@ -46,6 +48,7 @@ struct loop_options {
     /// (64 .. 1 MiB) and number of buffers (1 .. 32768). Reserved on the
     /// first pooled receive; pages become resident only as they are used.
     std::size_t pool_buffer_size = 16384;
+    /// The receive pool's number of buffers (see pool_buffer_size).
     std::uint16_t pool_buffers = 1024;
     /// io_uring SEND_ZC: sends (send, send_all) of at least this many bytes
     /// to a TCP peer on another host go zero-copy; the operation then ends
@@ -56,6 +59,7 @@ struct loop_options {
     /// are excluded unless zero_copy_local: on loopback zero-copy never won
     /// (docs/benchmarks.md). SIZE_MAX turns zero-copy off.
     std::size_t zero_copy_min = 64 * 1024;
+    /// Zero-copy sends (zero_copy_min) to peers on this host too.
     bool zero_copy_local = false;
 };
 
@@ -145,11 +149,13 @@ public:
 private:
     friend struct detail::loop_access;
     struct spawned_node {
-        spawned_node* prev = nullptr;
-        spawned_node* next = nullptr;
-        std::coroutine_handle<> frame;
+        spawned_node* prev = nullptr;  ///< the previous entry
+        spawned_node* next = nullptr;  ///< the next entry
+        std::coroutine_handle<> frame; ///< the task's coroutine
     };
+    /// Adds `n` to the live spawned tasks (teardown cancels and finishes them).
     void link_spawned(spawned_node& n) noexcept;
+    /// Removes `n` from the live spawned tasks (the task finished).
     void unlink_spawned(spawned_node& n) noexcept;
     void spawn_child(task<> t, cancel_scope& parent, detail::child_observer* observer);
     void drive(std::coroutine_handle<> root);

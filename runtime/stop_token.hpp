@@ -1,14 +1,15 @@
 #pragma once
-// with_stop_token: cancel an awaitable or task through a std::stop_token.
-//
-//   std::stop_source stop;                       // e.g. owned by another thread
-//   auto n = co_await coronet::with_stop_token(stop.get_token(), conn.recv(buf));
-//   // operation_canceled if stop.request_stop() came first
-//
-// request_stop() may be called from any thread: the cancellation is posted to
-// the awaiting loop (event_loop::post) and takes effect there, as request +
-// join (see cancel_scope.hpp): a result that completed anyway is returned.
-// Costs one small allocation per call (the state shared with the callback).
+/// \file
+/// with_stop_token: cancel an awaitable or task through a std::stop_token.
+///
+///     std::stop_source stop;                       // e.g. owned by another thread
+///     auto n = co_await coronet::with_stop_token(stop.get_token(), conn.recv(buf));
+///     // operation_canceled if stop.request_stop() came first
+///
+/// request_stop() may be called from any thread: the cancellation is posted to
+/// the awaiting loop (event_loop::post) and takes effect there, as request +
+/// join (see cancel_scope.hpp): a result that completed anyway is returned.
+/// Costs one small allocation per call (the state shared with the callback).
 
 #include "coronet/runtime/cancel_scope.hpp"
 
@@ -33,6 +34,8 @@ struct stop_bridge : std::enable_shared_from_this<stop_bridge> {
 std::shared_ptr<stop_bridge> make_stop_bridge(cancel_scope& scope);
 } // namespace detail
 
+/// The awaitable returned by with_stop_token: co_await it once; it yields
+/// what awaiting `A` yields.
 template <class A>
 class [[nodiscard]] stop_token_awaitable {
     struct on_stop {
@@ -41,6 +44,7 @@ class [[nodiscard]] stop_token_awaitable {
     };
 
 public:
+    /// Awaits `a`, cancelled when `token` is stopped (made by with_stop_token).
     stop_token_awaitable(std::stop_token token, A&& a)
         : token_(std::move(token)), inner_(scope_, std::forward<A>(a)) {}
 
@@ -72,7 +76,10 @@ private:
     std::optional<std::stop_callback<on_stop>> callback_;
 };
 
-/// Awaits `a` (an awaitable or a task), cancelled when `token` is stopped.
+/// Awaits `a` (an awaitable or a task), cancelled when `token` is stopped:
+/// the result is `a`'s own, operation_canceled when the stop came first (or
+/// the real result, if `a` completed anyway). Cancelling the caller's scope
+/// cancels `a` too.
 template <class A>
 stop_token_awaitable<A> with_stop_token(std::stop_token token, A&& a) {
     return stop_token_awaitable<A>(std::move(token), std::forward<A>(a));

@@ -1,17 +1,18 @@
 #pragma once
-// coronet::task<T>: a lazy coroutine that produces a T (or throws).
-//
-// A task starts when it is awaited (or handed to run()/spawn()) and resumes
-// its awaiter by symmetric transfer when it finishes, so chains of tasks
-// awaiting tasks do not grow the stack. Exceptions propagate to the awaiter.
-//
-// Cancellation: an awaited task runs in its awaiter's cancel_scope, so
-// cancelling that scope cancels whatever the task waits on. Destroying a task
-// that has not finished destroys its frame (the loop does this only at
-// teardown, after every operation inside it has been cancelled and joined).
-//
-// Frames come from the thread's frame pool (detail/frame_pool.hpp): once it
-// has warmed up, creating and finishing tasks allocates nothing.
+/// \class coronet::task
+/// coronet::task<T>: a lazy coroutine that produces a T (or throws).
+///
+/// A task starts when it is awaited (or handed to run()/spawn()) and resumes
+/// its awaiter by symmetric transfer when it finishes, so chains of tasks
+/// awaiting tasks do not grow the stack. Exceptions propagate to the awaiter.
+///
+/// Cancellation: an awaited task runs in its awaiter's cancel_scope, so
+/// cancelling that scope cancels whatever the task waits on. Destroying a task
+/// that has not finished destroys its frame (the loop does this only at
+/// teardown, after every operation inside it has been cancelled and joined).
+///
+/// Frames come from the thread's frame pool (DESIGN.md, "Memory"): once it
+/// has warmed up, creating and finishing tasks allocates nothing.
 
 #include "coronet/runtime/detail/frame_pool.hpp"
 
@@ -96,12 +97,18 @@ struct task_awaiter {
 template <class T>
 class [[nodiscard]] task {
 public:
+    /// The coroutine's promise (what the compiler uses).
     using promise_type = detail::task_promise<T>;
+    /// The coroutine handle handle() returns.
     using handle_type = std::coroutine_handle<promise_type>;
 
+    /// An empty task (valid() is false).
     task() noexcept = default;
+    /// Takes ownership of the coroutine `h` (the promise makes tasks this way).
     explicit task(handle_type h) noexcept : h_(h) {}
+    /// Takes over `o`'s coroutine; `o` becomes empty.
     task(task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+    /// Destroys this task's coroutine, if any, then takes over `o`'s.
     task& operator=(task&& o) noexcept {
         if (this != &o) {
             reset();
@@ -113,6 +120,7 @@ public:
 
     /// True once the coroutine has run to completion (value or exception).
     bool done() const noexcept { return !h_ || h_.done(); }
+    /// True while the task owns a coroutine (false once moved from).
     bool valid() const noexcept { return static_cast<bool>(h_); }
 
     /// Starts the task (symmetric transfer) and resumes the awaiter when it ends.

@@ -1,23 +1,24 @@
 #pragma once
-// coronet::task_group: a nursery. Tasks spawned into it run concurrently and
-// are joined by join(); the first failure cancels the rest.
-//
-//   task_group group;
-//   for (auto& c : conns) group.spawn(handle(std::move(c)));
-//   co_await group.join();   // all finished; rethrows the first exception
-//
-// Failure: an exception escaping a child cancels the group (every sibling's
-// waits complete with operation_canceled) and is rethrown by join() once all
-// children have finished; later exceptions are reported on stderr, never
-// swallowed.
-//
-// Cancellation: the group's children run in the group's cancel_scope. It is
-// nested in the scope of the coroutine that awaits join() (until then, in the
-// loop's), so cancelling that coroutine or a timeout around join() cancels the
-// children; join() still waits for them to finish (request + join).
-//
-// A group must be joined before it is destroyed. If it is not, its children
-// are cancelled, handed to the loop to finish, and a warning is printed.
+/// \class coronet::task_group
+/// coronet::task_group: a nursery. Tasks spawned into it run concurrently and
+/// are joined by join(); the first failure cancels the rest.
+///
+///     task_group group;
+///     for (auto& c : conns) group.spawn(handle(std::move(c)));
+///     co_await group.join();   // all finished; rethrows the first exception
+///
+/// Failure: an exception escaping a child cancels the group (every sibling's
+/// waits complete with operation_canceled) and is rethrown by join() once all
+/// children have finished; later exceptions are reported on stderr, never
+/// swallowed.
+///
+/// Cancellation: the group's children run in the group's cancel_scope. It is
+/// nested in the scope of the coroutine that awaits join() (until then, in the
+/// loop's), so cancelling that coroutine or a timeout around join() cancels the
+/// children; join() still waits for them to finish (request + join).
+///
+/// A group must be joined before it is destroyed. If it is not, its children
+/// are cancelled, handed to the loop to finish, and a warning is printed.
 
 #include "coronet/runtime/cancel_scope.hpp"
 #include "coronet/runtime/event_loop.hpp"
@@ -40,16 +41,22 @@ public:
     task_group(const task_group&) = delete;
     task_group& operator=(const task_group&) = delete;
 
-    /// Starts `t` in the group.
+    /// Starts `t` in the group (it runs from the loop's next turn on, in the
+    /// group's scope). A group already cancelled starts it too: its waits then
+    /// fail at once with operation_canceled.
     void spawn(task<> t);
     /// Cancels every child (see cancel_scope::cancel).
     void cancel() noexcept { scope_.cancel(); }
     /// Children still running.
     std::size_t size() const noexcept { return running_; }
+    /// True once cancel() was called, a child failed, or the scope around
+    /// the group was cancelled.
     bool cancelled() const noexcept { return scope_.cancelled(); }
 
     /// co_await: waits until every child has finished, then rethrows the
-    /// first exception a child raised, if any.
+    /// first exception a child raised, if any. Cancelling the joiner (its
+    /// scope, a timeout around join()) cancels the children, and join()
+    /// still waits for them to finish.
     join_awaitable join() noexcept;
 
 private:
@@ -69,8 +76,10 @@ private:
     std::coroutine_handle<> joiner_;
 };
 
+/// The awaitable returned by task_group::join: co_await it once.
 class [[nodiscard]] task_group::join_awaitable {
 public:
+    /// A join of `g` (made by join()).
     explicit join_awaitable(task_group& g) noexcept : group_(g) {}
     bool await_ready() const noexcept { return group_.running_ == 0; }
     template <class P>

@@ -1,45 +1,48 @@
 #pragma once
-// run_blocking (alias to_thread): run a blocking function on a worker thread
-// and await its value without stalling the loop, like asyncio.to_thread.
-//
-//   auto text = co_await coronet::run_blocking([&] { return read_whole_file(path); });
-//   if (text) use(*text);           // result<std::string>
-//
-// co_await yields result<T> for a function returning T (result<void> for
-// void; a function that returns result<U> yields that result<U> as it is).
-// An exception thrown by the function is rethrown by the co_await. Errors:
-// operation_canceled (see below), resource_unavailable_try_again when no
-// worker thread can be started.
-//
-// Where it runs: each loop owns a thread_pool (event_loop::blocking_pool()),
-// created on first use; up to 4 workers start on demand, idle ones wait for
-// work, and all are joined when the loop is torn down. Workers block every
-// asynchronous signal (a signal_set keeps working). The function must not use
-// the loop (no coronet I/O, no spawn) and is destroyed on the worker after it
-// returns. Completion is posted back to the loop (event_loop::post).
-//
-// Cancellation (the awaiting coroutine's cancel_scope, a timeout, teardown):
-// - a job still queued is removed: it never runs; operation_canceled.
-// - a job a worker already runs cannot be interrupted. With
-//   cancel_policy::wait (the default) this is request + join like every
-//   coronet wait: the awaiter keeps waiting and gets the function's real value
-//   (or exception), so the function may safely use references into the
-//   awaiting frame. With cancel_policy::abandon the awaiter gets
-//   operation_canceled at once and the value is discarded when the function
-//   returns: the function must then own everything it uses (capture by value).
-// A frame destroyed while its job runs (loop teardown) waits for the job
-// under cancel_policy::wait and simply lets go of it under abandon; the job
-// state is shared, so nothing ever points into a destroyed frame. Teardown
-// turns the loop until such waits finish, then joins the workers: a job that
-// never returns blocks the teardown, as joining its thread would.
-//
-// Costs one allocation per call (the job state shared with the worker).
-//
-// g++ 12 caveat: a lambda with captures of class type (std::string,
-// shared_ptr, ...) written inside a co_await expression is miscompiled (a
-// capture is destroyed twice: double frees, leaks). Name it first:
-//   auto fn = [path] { return read_whole_file(path); };
-//   auto text = co_await coronet::run_blocking(std::move(fn));
+/// \file
+/// run_blocking (alias to_thread): run a blocking function on a worker thread
+/// and await its value without stalling the loop, like asyncio.to_thread.
+///
+///     auto text = co_await coronet::run_blocking([&] { return read_whole_file(path); });
+///     if (text) use(*text);           // result<std::string>
+///
+/// co_await yields result<T> for a function returning T (result<void> for
+/// void; a function that returns `result<U>` yields that `result<U>` as it is).
+/// An exception thrown by the function is rethrown by the co_await. Errors:
+/// operation_canceled (see below), resource_unavailable_try_again when no
+/// worker thread can be started.
+///
+/// Where it runs: each loop owns a thread_pool (event_loop::blocking_pool()),
+/// created on first use; up to 4 workers start on demand, idle ones wait for
+/// work, and all are joined when the loop is torn down. Workers block every
+/// asynchronous signal (a signal_set keeps working). The function must not use
+/// the loop (no coronet I/O, no spawn) and is destroyed on the worker after it
+/// returns. Completion is posted back to the loop (event_loop::post).
+///
+/// Cancellation (the awaiting coroutine's cancel_scope, a timeout, teardown):
+/// - a job still queued is removed: it never runs; operation_canceled.
+/// - a job a worker already runs cannot be interrupted. With
+///   cancel_policy::wait (the default) this is request + join like every
+///   coronet wait: the awaiter keeps waiting and gets the function's real value
+///   (or exception), so the function may safely use references into the
+///   awaiting frame. With cancel_policy::abandon the awaiter gets
+///   operation_canceled at once and the value is discarded when the function
+///   returns: the function must then own everything it uses (capture by value).
+///
+/// A frame destroyed while its job runs (loop teardown) waits for the job
+/// under cancel_policy::wait and simply lets go of it under abandon; the job
+/// state is shared, so nothing ever points into a destroyed frame. Teardown
+/// turns the loop until such waits finish, then joins the workers: a job that
+/// never returns blocks the teardown, as joining its thread would.
+///
+/// Costs one allocation per call (the job state shared with the worker).
+///
+/// g++ 12 caveat: a lambda with captures of class type (std::string,
+/// shared_ptr, ...) written inside a co_await expression is miscompiled (a
+/// capture is destroyed twice: double frees, leaks). Name it first:
+///
+///     auto fn = [path] { return read_whole_file(path); };
+///     auto text = co_await coronet::run_blocking(std::move(fn));
 
 #include "coronet/runtime/cancel_scope.hpp"
 #include "coronet/runtime/result.hpp"
@@ -94,6 +97,7 @@ class blocking_base;
 /// Owned by the loop (event_loop::blocking_pool()); see run_blocking.
 class thread_pool {
 public:
+    /// How many workers a loop's pool starts at most.
     static constexpr unsigned default_max_threads = 4;
 
     /// No thread starts before the first submit().
@@ -114,6 +118,7 @@ public:
     /// status: `removed`, or `running`/`finished` when it was too late.
     detail::pool_job::status remove(detail::pool_job& job) noexcept;
 
+    /// The most workers this pool starts.
     unsigned max_threads() const noexcept { return max_threads_; }
     /// Worker threads started so far.
     std::size_t threads() const;
@@ -207,10 +212,14 @@ class [[nodiscard]] blocking_awaitable : detail::blocking_base {
     using value_type = typename job_type::value_type;
 
 public:
+    /// What co_await yields: `result<T>` for an `F` returning T, `result<U>`
+    /// as it is for one returning `result<U>`.
     using result_type = typename detail::blocking_result<value_type>::type;
 
+    /// A job that runs `fn` under `policy` (made by run_blocking).
     blocking_awaitable(F fn, cancel_policy policy)
         : blocking_base(policy), fn_(std::in_place, std::move(fn)) {}
+    /// Only before it is awaited.
     blocking_awaitable(blocking_awaitable&& o)
         : blocking_base(std::move(o)), fn_(std::move(o.fn_)) {}
 
@@ -239,7 +248,12 @@ private:
     std::optional<F> fn_;
 };
 
-/// co_await → result<T>: runs `fn()` on the loop's worker pool (see above).
+/// co_await → result<T>: runs `fn()` on the loop's worker pool and returns
+/// its value; its exception is rethrown. Errors: operation_canceled,
+/// resource_unavailable_try_again (no worker could be started).
+/// Cancellation: a queued job never runs; a running one is waited for
+/// (cancel_policy::wait) or abandoned (cancel_policy::abandon); see the file
+/// comment.
 template <class F>
 blocking_awaitable<std::decay_t<F>> run_blocking(F&& fn,
                                                  cancel_policy policy = cancel_policy::wait) {

@@ -1,21 +1,22 @@
 #pragma once
-// Timeouts: cancellation with a clock.
-//
-//   auto n = co_await coronet::with_timeout(2s, conn.recv(buf));
-//   if (!n && n.error() == coronet::error::timed_out) ...
-//   auto r = co_await coronet::timeout_at(deadline, whole_exchange(conn)); // a task
-//
-// The awaitable or task runs inside a fresh cancel_scope; when the deadline
-// passes first, the scope is cancelled (request + join, see cancel_scope.hpp)
-// and the result becomes error::timed_out. If the operation completed anyway
-// (bytes arrived at the deadline, a connection was accepted), its real result
-// is returned: nothing is lost. A result<X> passes through as result<X>;
-// other types T come back as result<T> (void: result<void>, timed_out when the
-// deadline fired). Cancelling an outer scope gives operation_canceled, not
-// timed_out. No allocation: the scope and the timer live in the awaitable.
-// On io_uring, a timeout around a single I/O operation is a linked timeout
-// (IORING_OP_LINK_TIMEOUT, absolute): the kernel cancels the operation at the
-// deadline, with no loop timer at all.
+/// \file
+/// Timeouts: cancellation with a clock.
+///
+///     auto n = co_await coronet::with_timeout(2s, conn.recv(buf));
+///     if (!n && n.error() == coronet::error::timed_out) ...
+///     auto r = co_await coronet::timeout_at(deadline, whole_exchange(conn)); // a task
+///
+/// The awaitable or task runs inside a fresh cancel_scope; when the deadline
+/// passes first, the scope is cancelled (request + join, see cancel_scope.hpp)
+/// and the result becomes error::timed_out. If the operation completed anyway
+/// (bytes arrived at the deadline, a connection was accepted), its real result
+/// is returned: nothing is lost. A result<X> passes through as result<X>;
+/// other types T come back as result<T> (void: result<void>, timed_out when the
+/// deadline fired). Cancelling an outer scope gives operation_canceled, not
+/// timed_out. No allocation: the scope and the timer live in the awaitable.
+/// On io_uring, a timeout around a single I/O operation is a linked timeout
+/// (IORING_OP_LINK_TIMEOUT, absolute): the kernel cancels the operation at the
+/// deadline, with no loop timer at all.
 
 #include "coronet/runtime/cancel_scope.hpp"
 #include "coronet/runtime/detail/io_awaitable.hpp"
@@ -71,13 +72,18 @@ private:
 
 } // namespace detail
 
-/// The awaitable returned by with_timeout and timeout_at.
+/// The awaitable returned by with_timeout and timeout_at: co_await it once
+/// for a result_type.
 template <class A>
 class [[nodiscard]] timeout_awaitable {
 public:
+    /// What awaiting `A` yields.
     using inner_result = detail::await_result_t<A>;
+    /// What co_await yields: `result<X>` for an `A` that yields `result<X>`
+    /// or X, `result<void>` for void or a sleep.
     using result_type = typename detail::as_result<inner_result>::type;
 
+    /// Awaits `a` until `when` (made by with_timeout and timeout_at).
     timeout_awaitable(clock::time_point when, A&& a)
         : when_(when), inner_(scope_, std::forward<A>(a)) {}
     /// Only before it is awaited (so it can be nested in another wrapper).
@@ -120,13 +126,16 @@ private:
     detail::deadline deadline_;
 };
 
-/// Awaits `a` (an awaitable or a task) until `when` at the latest.
+/// Awaits `a` (an awaitable or a task) until `when` at the latest: its
+/// result, or error::timed_out when `when` passes first (then `a` is cancelled
+/// and joined, and a result it reached anyway is returned instead).
+/// Cancelling the caller's scope gives operation_canceled, not timed_out.
 template <class A>
 timeout_awaitable<A> timeout_at(clock::time_point when, A&& a) {
     return timeout_awaitable<A>(when, std::forward<A>(a));
 }
 
-/// Awaits `a` for at most `d`.
+/// Awaits `a` for at most `d`: timeout_at(now + d, a).
 template <class Rep, class Period, class A>
 timeout_awaitable<A> with_timeout(std::chrono::duration<Rep, Period> d, A&& a) {
     return timeout_awaitable<A>(clock::now() + std::chrono::ceil<clock::duration>(d),

@@ -11,9 +11,9 @@
 
 namespace coronet::detail {
 
-/// co_await → result<std::size_t>: bytes received; 0 means the peer closed its
-/// write side (EOF). Errors: connection_reset, operation_canceled, and those
-/// of recv(2).
+/// stream_socket::recv's awaitable: co_await → result<std::size_t>. What each
+/// awaitable here does, its errors and its cancellation are documented on the
+/// stream_socket member that returns it.
 ///
 /// Cancellation (for every awaitable here): cancelling the enclosing
 /// cancel_scope, a timeout, or closing the socket cancels the operation and
@@ -25,13 +25,7 @@ struct [[nodiscard]] recv_awaitable : io_awaitable {
     result<std::size_t> await_resume() noexcept { return from_syscall<std::size_t>(take_result()); }
 };
 
-/// co_await → result<buffer_lease>: the bytes received, in a buffer of the
-/// loop's pool (at most loop_options::pool_buffer_size bytes); an empty lease
-/// means EOF. The buffer is taken only when data has arrived, so sockets that
-/// wait cost no buffer. When the pool is empty, the receive waits for a lease to come
-/// back. Errors: as recv_awaitable's. Cancelled, it returns
-/// operation_canceled, or the data if it had already arrived; nothing is
-/// lost: data the kernel had received stays queued for the next receive.
+/// stream_socket::recv_pooled's awaitable: co_await → result<buffer_lease>.
 struct [[nodiscard]] recv_pooled_awaitable : io_awaitable {
     explicit recv_pooled_awaitable(int fd) noexcept
         : io_awaitable(op_kind::recv_pooled, fd, nullptr, 0) {}
@@ -45,18 +39,14 @@ struct [[nodiscard]] recv_pooled_awaitable : io_awaitable {
     }
 };
 
-/// co_await → result<std::size_t>: bytes sent, at least 1 and possibly fewer
-/// than asked. Errors: broken_pipe, connection_reset, operation_canceled.
-/// Never raises SIGPIPE.
+/// stream_socket::send's awaitable: co_await → result<std::size_t>.
 struct [[nodiscard]] send_awaitable : io_awaitable {
     send_awaitable(int fd, std::span<const std::byte> buf) noexcept
         : io_awaitable(op_kind::send, fd, buf.data(), buf.size()) {}
     result<std::size_t> await_resume() noexcept { return from_syscall<std::size_t>(take_result()); }
 };
 
-/// co_await → result<void>: every byte sent, or the error that stopped it
-/// (bytes_sent() tells how far it got, also after a cancellation).
-/// Never raises SIGPIPE.
+/// stream_socket::send_all's awaitable: co_await → result<void>.
 struct [[nodiscard]] send_all_awaitable : io_awaitable {
     send_all_awaitable(int fd, std::span<const std::byte> buf) noexcept
         : io_awaitable(op_kind::send_all, fd, buf.data(), buf.size()) {}
@@ -64,6 +54,7 @@ struct [[nodiscard]] send_all_awaitable : io_awaitable {
         if (int res = take_result(); res < 0) return errno_code(-res);
         return {};
     }
+    /// Bytes the kernel has taken so far (after an error or a cancellation too).
     std::size_t bytes_sent() const noexcept { return op.sent; }
 };
 

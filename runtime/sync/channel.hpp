@@ -1,20 +1,21 @@
 #pragma once
-// coronet::channel<T>: a bounded queue between coroutines on one loop, like
-// asyncio.Queue with a maxsize.
-//
-//   channel<std::string> ch(64);
-//   co_await ch.send("job");             // waits while the channel is full
-//   auto job = co_await ch.receive();    // waits while it is empty
-//   ch.close();                          // wakes everyone
-//
-// send(v) → result<void>: delivered (into the buffer or straight to a
-// waiting receiver), or error::channel_closed, or operation_canceled if the
-// sender's scope was cancelled while it waited (the item was then not sent).
-// receive() → result<T>: the next item in FIFO order; error::channel_closed
-// once the channel is closed and drained; operation_canceled if cancelled
-// while waiting. An item handed to a receiver is never lost to a cancellation:
-// a receiver woken with an item returns it. Capacity 0 is a rendezvous.
-// The buffer is allocated once, at construction.
+/// \class coronet::channel
+/// coronet::channel<T>: a bounded queue between coroutines on one loop, like
+/// asyncio.Queue with a maxsize.
+///
+///     channel<std::string> ch(64);
+///     co_await ch.send("job");             // waits while the channel is full
+///     auto job = co_await ch.receive();    // waits while it is empty
+///     ch.close();                          // wakes everyone
+///
+/// send(v) → result<void>: delivered (into the buffer or straight to a
+/// waiting receiver), or error::channel_closed, or operation_canceled if the
+/// sender's scope was cancelled while it waited (the item was then not sent).
+/// receive() → result<T>: the next item in FIFO order; error::channel_closed
+/// once the channel is closed and drained; operation_canceled if cancelled
+/// while waiting. An item handed to a receiver is never lost to a cancellation:
+/// a receiver woken with an item returns it. Capacity 0 is a rendezvous.
+/// The buffer is allocated once, at construction.
 
 #include "coronet/runtime/detail/waiter_queue.hpp"
 #include "coronet/runtime/error.hpp"
@@ -37,8 +38,10 @@ class channel {
     };
 
 public:
+    /// The awaitable returned by send(): co_await it once for a `result<void>`.
     class [[nodiscard]] send_awaitable {
     public:
+        /// A send of `v` into `c` (made by send()).
         send_awaitable(channel& c, T v) : c_(c) { w_.value.emplace(std::move(v)); }
         bool await_ready() { return c_.closed_ || c_.try_deliver(w_.value); }
         template <class P>
@@ -57,8 +60,10 @@ public:
         send_waiter w_;
     };
 
+    /// The awaitable returned by receive(): co_await it once for a `result<T>`.
     class [[nodiscard]] receive_awaitable {
     public:
+        /// A receive from `c` (made by receive()).
         explicit receive_awaitable(channel& c) noexcept : c_(c) {}
         bool await_ready() { return c_.try_take(w_.value) || c_.closed_; }
         template <class P>
@@ -82,7 +87,15 @@ public:
     channel(const channel&) = delete;
     channel& operator=(const channel&) = delete;
 
+    /// co_await → result<void>: puts `value` in the channel, waiting while it
+    /// is full. Errors: error::channel_closed (closed before or while
+    /// waiting), operation_canceled (the sender's scope was cancelled while it
+    /// waited: the item was not sent).
     send_awaitable send(T value) { return send_awaitable(*this, std::move(value)); }
+    /// co_await → result<T>: the next item (FIFO), waiting while the channel
+    /// is empty. Errors: error::channel_closed (closed and drained),
+    /// operation_canceled (cancelled while waiting; an item already handed
+    /// to this receiver is returned instead, never lost).
     receive_awaitable receive() noexcept { return receive_awaitable(*this); }
 
     /// No more sends; waiting senders fail, receivers drain what is buffered.
@@ -91,8 +104,11 @@ public:
         senders_.wake_all();
         receivers_.wake_all();
     }
+    /// True once close() was called.
     bool closed() const noexcept { return closed_; }
+    /// Items buffered now.
     std::size_t size() const noexcept { return size_; }
+    /// The most items it buffers (0: a rendezvous channel).
     std::size_t capacity() const noexcept { return ring_.size(); }
 
 private:

@@ -1,12 +1,13 @@
 #pragma once
-// coronet::event: a flag coroutines can wait for, like asyncio.Event.
-//
-//   event ready;
-//   spawn(worker(ready));       // co_await ready.wait();
-//   ready.set();                // wakes every waiter; later waits pass at once
-//
-// wait() → result<void>: success, or operation_canceled if the waiter's scope
-// was cancelled first. Single loop: use from the loop's thread only.
+/// \class coronet::event
+/// coronet::event: a flag coroutines can wait for, like asyncio.Event.
+///
+///     event ready;
+///     spawn(worker(ready));       // co_await ready.wait();
+///     ready.set();                // wakes every waiter; later waits pass at once
+///
+/// wait() → result<void>: success, or operation_canceled if the waiter's scope
+/// was cancelled first. Single loop: use from the loop's thread only.
 
 #include "coronet/runtime/detail/waiter_queue.hpp"
 #include "coronet/runtime/result.hpp"
@@ -15,8 +16,10 @@ namespace coronet {
 
 class event {
 public:
+    /// The awaitable returned by wait(): co_await it once for a `result<void>`.
     class [[nodiscard]] wait_awaitable {
     public:
+        /// A wait for `e` (made by wait()).
         explicit wait_awaitable(event& e) noexcept : e_(e) {}
         bool await_ready() const noexcept { return e_.set_; }
         template <class P>
@@ -33,6 +36,7 @@ public:
         detail::waiter w_;
     };
 
+    /// An event that is not set.
     event() noexcept = default;
     event(const event&) = delete;
     event& operator=(const event&) = delete;
@@ -42,9 +46,12 @@ public:
         set_ = true;
         waiters_.wake_all();
     }
+    /// Clears the flag: later waits wait again.
     void clear() noexcept { set_ = false; }
+    /// Whether the flag is set.
     bool is_set() const noexcept { return set_; }
-    /// Waits until the flag is set (at once if it is).
+    /// co_await → result<void>: waits until the flag is set (at once if it
+    /// is). Errors: operation_canceled (the waiter's scope was cancelled first).
     wait_awaitable wait() noexcept { return wait_awaitable(*this); }
 
 private:
