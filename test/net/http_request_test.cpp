@@ -171,6 +171,14 @@ TEST_CASE("http request: limits are checked at their exact edges, before the hea
     CHECK(error_of("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n",
                    {.max_headers = 4, .max_body = 10}) == request_error::body_too_large);
     CHECK_THROWS_AS(http::request_parser({.max_headers = 0}), std::invalid_argument);
+
+    // Empty lines push the request line to the end of the head: the error is the same
+    // whether the bytes come in one call or two (a case the fuzzer found).
+    const std::string late = std::string(60, '\n') + std::string(100, 'G');
+    CHECK(error_of(late, lim) == request_error::headers_too_large);
+    http::request_parser p(lim);
+    CHECK(p.parse(std::string_view(late).substr(0, 62)).value() == false);
+    CHECK(p.parse(late).error() == request_error::headers_too_large);
 }
 
 TEST_CASE("http request: errors stick until reset, then the next request parses") {
