@@ -244,9 +244,10 @@ def main(argv):
     except bench.BenchError as e:
         print(f"http_bench: {e}", file=sys.stderr)
         return 1
-    report = render(args, results, info, started)
-    if args.json:
+    if args.json:  # first: the raw results survive a failure to render
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"info": info, "results": results}, indent=1))
+    report = render(args, results, info, started)
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(report)
