@@ -59,8 +59,8 @@ static void update_response(void) {
                      "HTTP/1.1 200 OK\r\nDate: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n"
                      "Content-Length: 14\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
                      "Hello, world!\n",
-                     days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
-                     tm.tm_hour, tm.tm_min, tm.tm_sec);
+                     days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec);
     response_len = (size_t)n;
     response_time = now;
 }
@@ -173,7 +173,8 @@ static void accept_all(int ep, int lfd) {
         }
         c->fd = fd;
         c->in_len = c->out_off = c->out_len = 0;
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                                 .data.ptr = c};
         if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
             perror("epoll_ctl");
             close_conn(c);
