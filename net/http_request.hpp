@@ -36,6 +36,11 @@
 #include <system_error>
 #include <vector>
 
+/// HTTP/1.1 for servers: request_parser reads a request head,
+/// response_head formats an answer's, read_request() and write_response()
+/// (net/http_server.hpp) serve requests on a stream_reader and
+/// stream_writer, target_path() and read_file_beneath() (net/http_files.hpp)
+/// serve static files.
 namespace coronet::http {
 
 /// Why a request was refused; status_of() gives the HTTP status to answer.
@@ -56,8 +61,12 @@ enum class request_error {
     request_timeout = 12, ///< 408: the request did not arrive in time (net/http_server.hpp)
 };
 
+/// The "coronet.http" category of request_error; message() describes each
+/// code, like "invalid Content-Length".
 const std::error_category& request_error_category() noexcept;
 
+/// The std::error_code for `e`, in request_error_category() (also found by
+/// std::error_code's constructor from a request_error).
 inline std::error_code make_error_code(request_error e) noexcept {
     return {static_cast<int>(e), request_error_category()};
 }
@@ -77,16 +86,16 @@ struct request_limits {
 
 /// One header line: the name as sent, the value without surrounding whitespace.
 struct header {
-    std::string_view name;
-    std::string_view value;
+    std::string_view name;  ///< e.g. "Content-Type" (case as sent; compare with iequals())
+    std::string_view value; ///< e.g. "text/plain" (may be empty)
 };
 
 /// A parsed request head. Every view points into the bytes given to parse().
 struct request {
-    std::string_view method; ///< e.g. "GET" (case-sensitive, as sent)
-    std::string_view target; ///< as sent, e.g. "/a%20b?x=1"
-    int version_minor = 1;   ///< HTTP/1.<minor>: 0 or 1 (a higher minor counts as 1)
-    std::span<const header> headers;
+    std::string_view method;          ///< e.g. "GET" (case-sensitive, as sent)
+    std::string_view target;          ///< as sent, e.g. "/a%20b?x=1"
+    int version_minor = 1;            ///< `HTTP/1.<minor>`: 0 or 1 (a higher minor counts as 1)
+    std::span<const header> headers;  ///< every header line, in the order sent (names repeat)
     std::uint64_t content_length = 0; ///< body bytes after the head (0 without Content-Length)
     bool keep_alive = true;           ///< another request may follow on the connection
     bool expect_continue = false;     ///< "Expect: 100-continue" (HTTP/1.1) and a body follows
@@ -100,12 +109,33 @@ struct request {
 /// True when `a` and `b` are equal ignoring ASCII case.
 bool iequals(std::string_view a, std::string_view b) noexcept;
 
+/// Parses one HTTP/1.1 request head at a time, incrementally, within
+/// request_limits. Reused for each request on a connection: reset() between
+/// them. It does no I/O and never waits (read_request() in
+/// net/http_server.hpp feeds it); it belongs to one connection, not to be
+/// shared between threads.
+///
+/// It accepts (RFC 9112) CRLF or bare LF line ends, empty lines before the
+/// request line, `METHOD SP target SP HTTP/1.x` with single spaces, and
+/// header lines `name: value` (a token name, no space before the colon, no
+/// obsolete line folding, no control byte but HTAB in the value). HTTP/1.1
+/// needs exactly one Host; a body's length must be given by Content-Length
+/// (any Transfer-Encoding is refused). Anything else is a request_error.
+///
+///     coronet::http::request_parser parser;
+///     auto done = parser.parse(bytes_so_far); // every byte since the request began
+///     if (!done) status = coronet::http::status_of(done.error()); // refuse, close
+///     else if (*done) serve(parser.request());
+///     else receive more and call parse() again.
 class request_parser {
 public:
     /// Allocates the header table (limits.max_headers entries). Throws
-    /// std::bad_alloc, std::invalid_argument when a limit is 0.
+    /// std::bad_alloc, std::invalid_argument when max_request_line,
+    /// max_head or max_headers is 0.
     explicit request_parser(request_limits limits = {});
 
+    /// The limits in force: those given, with max_head capped at 2^32 - 1
+    /// and max_body at 2^59.
     const request_limits& limits() const noexcept { return limits_; }
 
     /// Parses the head at the start of `data` (every byte received since
@@ -114,11 +144,13 @@ public:
     /// at); false: incomplete, call again with more bytes. Errors: the
     /// request_error values; after one, parse() returns it again until
     /// reset(). Once complete, a call with the same head at a new address
-    /// only re-points request()'s views there.
+    /// only re-points request()'s views there (std::logic_error is thrown if
+    /// `data` is then shorter than the head).
     result<bool> parse(std::string_view data);
 
     /// The head of the last complete parse(); views valid while its bytes are.
     const http::request& request() const noexcept { return req_; }
+    /// The same head, modifiable (read_request() sets its body).
     http::request& request() noexcept { return req_; }
 
     /// Forgets the current request, for the next one on the connection.

@@ -140,14 +140,14 @@ task<result<void>> write_response(stream_writer<S>& writer, const request& req, 
 }
 
 /// co_await → result<void>: write_response with a one-line text body that
-/// names the status, e.g. "404 Not Found\n".
+/// names the status, like "404 Not Found\n".
 template <byte_stream S>
 task<result<void>> write_response(stream_writer<S>& writer, const request& req, int status) {
     char text[48];
     co_return co_await write_response(writer, req, status, detail::status_text(status, text));
 }
 
-/// co_await: answers `status` (e.g. status_of(error)) with
+/// co_await: answers `status` (such as status_of(error)) with
 /// "Connection: close" and a one-line text body ("431 Request Header Fields
 /// Too Large"), flushes, half-closes the stream (when it has shutdown()),
 /// then reads and discards what the client still sends until it closes or
