@@ -52,26 +52,27 @@ bool configured_fast_paths() {
 std::string backend_unavailable_reason(backend_kind kind) {
     if (kind != backend_kind::io_uring) return {};
     detail::ready_queue scratch;
+    detail::wake_fd wake;
     std::string why;
     bool resource = false;
-    auto ring = detail::make_io_uring_backend(scratch, {}, why, resource);
+    auto ring = detail::make_io_uring_backend(scratch, {}, wake, why, resource);
     return ring ? std::string{} : why;
 }
 
 namespace detail {
 
 std::unique_ptr<backend> make_backend(backend_kind requested, ready_queue& ready,
-                                      const backend_config& config) {
-    if (requested == backend_kind::epoll) return make_epoll_backend(ready, config);
+                                      const backend_config& config, wake_fd& wake) {
+    if (requested == backend_kind::epoll) return make_epoll_backend(ready, config, wake);
     std::string why;
     bool resource_error = false;
-    if (auto ring = make_io_uring_backend(ready, config, why, resource_error)) return ring;
+    if (auto ring = make_io_uring_backend(ready, config, wake, why, resource_error)) return ring;
     if (requested == backend_kind::io_uring)
         throw backend_unavailable("coronet: io_uring backend unavailable: " + why);
     if (resource_error)
         std::fprintf(stderr, "coronet: io_uring not used (%s); falling back to epoll\n",
                      why.c_str());
-    return make_epoll_backend(ready, config);
+    return make_epoll_backend(ready, config, wake);
 }
 
 } // namespace detail

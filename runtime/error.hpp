@@ -26,6 +26,7 @@ enum class error {
     frame_too_large = 7,  ///< a frame's length exceeds the limit (or 2^32 - 1 when sending)
     invalid_json = 8,     ///< a message is not valid JSON (or a value cannot be encoded as JSON)
     type_mismatch = 9,    ///< valid JSON that does not have the shape of the requested type
+    loop_closed = 10,     ///< a message to a loop (loop_handle, spawn_on, run_on) after it stopped
 };
 
 /// The "coronet" category; message() describes each code.

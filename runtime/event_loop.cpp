@@ -102,13 +102,14 @@ event_loop::event_loop(loop_options options) {
     if (options.pool_buffers < 1 || options.pool_buffers > 32768)
         throw std::invalid_argument("coronet: loop_options::pool_buffers must be 1 .. 32768");
     fast_paths_ = options.fast_paths ? *options.fast_paths : configured_fast_paths();
+    shared_ = std::make_shared<detail::loop_shared>();
     detail::backend_config config;
     config.fast_paths = fast_paths_;
     config.pool_buffer_size = options.pool_buffer_size;
     config.pool_buffers = options.pool_buffers;
     config.zero_copy_min = options.zero_copy_min;
     config.zero_copy_local = options.zero_copy_local;
-    backend_ = detail::make_backend(kind, ready_, config);
+    backend_ = detail::make_backend(kind, ready_, config, shared_->wake);
     spawned_.prev = spawned_.next = &spawned_;
     owner_ = this;
 }
@@ -184,24 +185,12 @@ thread_pool& event_loop::blocking_pool() {
 }
 
 void event_loop::post(std::function<void()> fn) {
-    {
-        std::lock_guard lock(post_mutex_);
-        posted_.push_back(std::move(fn));
-    }
-    has_posted_.store(true, std::memory_order_release);
-    backend_->wakeup();
+    detail::post_to(*shared_, std::move(fn));
 }
 
-void event_loop::run_posted() {
-    if (!has_posted_.load(std::memory_order_relaxed)) return; // the common case: a plain load
-    if (!has_posted_.exchange(false, std::memory_order_acquire)) return;
-    std::vector<std::function<void()>> batch;
-    {
-        std::lock_guard lock(post_mutex_);
-        batch.swap(posted_);
-    }
-    for (auto& fn : batch)
-        fn();
+void event_loop::run_mail() noexcept {
+    if (!shared_->box.maybe_pending()) return; // the common case: a plain load
+    detail::dispatch(shared_->box.take_all(), true);
 }
 
 void event_loop::drive(std::coroutine_handle<> root) {
@@ -221,7 +210,7 @@ void event_loop::drive(std::coroutine_handle<> root) {
 
 bool event_loop::turn(std::coroutine_handle<> root, bool may_block) {
     ++turns_;
-    run_posted();
+    run_mail();
     // The one place where the loop resumes coroutines.
     inline_budget_ = inline_budget_per_turn;
     bool ran = !ready_.empty();
@@ -245,7 +234,8 @@ bool event_loop::turn(std::coroutine_handle<> root, bool may_block) {
     } else if (!timers_.empty()) {
         timeout = std::max(timers_.next_deadline() - now, detail::clock::duration::zero());
     }
-    bool pool_waits = pool_ && pool_->waiting() > 0; // run_blocking completions to come
+    // Completions to come from outside: run_blocking jobs, run_on replies.
+    bool pool_waits = (pool_ && pool_->waiting() > 0) || remote_waits_ > 0;
     if (!may_block) { // teardown: never wait long for what may not come
         if (!ran && !fired && ready_.empty() && backend_->in_flight() == 0 && !pool_waits)
             return false;
@@ -276,7 +266,11 @@ void event_loop::teardown() noexcept {
     backend_->drain(); // closes made by destroyed frames may have queued more
     ready_.clear();
     pool_.reset(); // joins the workers: nothing is posted after this
-    run_posted();
+    // 3. Close the mailbox: later messages fail at their sender; pending ones
+    //    are discarded, not run (a posted function is destroyed, a task never
+    //    started is destroyed, a run_on request is answered with loop_closed),
+    //    while the backend is still there for the sockets they close.
+    detail::dispatch(shared_->box.close(), false);
 }
 
 } // namespace coronet

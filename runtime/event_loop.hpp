@@ -16,7 +16,9 @@
 #include "coronet/runtime/cancel_scope.hpp"
 #include "coronet/runtime/detail/backend.hpp"
 #include "coronet/runtime/detail/ready_queue.hpp"
+#include "coronet/runtime/detail/loop_shared.hpp"
 #include "coronet/runtime/detail/timer_heap.hpp"
+#include "coronet/runtime/loop_handle.hpp"
 #include "coronet/runtime/task.hpp"
 
 #include <atomic>
@@ -123,9 +125,14 @@ public:
     /// cancels it if it is still running.
     void spawn(task<> t);
 
-    /// Runs `fn` on the loop's thread during its next turn. Thread-safe: the
-    /// one way for another thread to reach the loop. `fn` must not block.
+    /// Runs `fn` on the loop's thread during its next turn. Thread-safe.
+    /// `fn` must not block. A function posted after the loop has stopped
+    /// (its teardown is over) is destroyed without running; use handle()
+    /// to learn whether it was taken.
     void post(std::function<void()> fn);
+    /// The thread-safe handle other threads and loops reach this loop by
+    /// (post, spawn_on, run_on; see loop_handle.hpp).
+    loop_handle handle() const noexcept { return detail::handle_access::make(shared_); }
 
     /// The backend in use (never `automatic`).
     backend_kind backend() const noexcept;
@@ -161,9 +168,11 @@ private:
     void drive(std::coroutine_handle<> root);
     /// One turn; returns false when it found nothing to do and nothing to wait for.
     bool turn(std::coroutine_handle<> root, bool may_block);
-    void run_posted();
+    void run_mail() noexcept;
     void teardown() noexcept;
 
+    // The part other threads reach; it outlives the backend, which uses its eventfd.
+    std::shared_ptr<detail::loop_shared> shared_;
     detail::ready_queue ready_;
     detail::timer_heap timers_;
     std::unique_ptr<detail::backend> backend_;
@@ -173,9 +182,7 @@ private:
     unsigned inline_budget_ = 0;
     bool fast_paths_ = true;
     std::uint64_t turns_ = 0;
-    std::mutex post_mutex_;
-    std::vector<std::function<void()>> posted_;
-    std::atomic<bool> has_posted_{false};
+    std::size_t remote_waits_ = 0; // run_on calls awaiting another loop's reply
     std::unique_ptr<thread_pool> pool_; // lazily created by blocking_pool()
 };
 

@@ -45,7 +45,10 @@ struct backend_stats {
 
 class backend {
 public:
-    backend(ready_queue& ready, const backend_config& config) : ready_(ready), config_(config) {}
+    /// Completions go to `ready`; `wake` is the loop's eventfd (loop_shared
+    /// owns it, so that it outlives the backend for late senders).
+    backend(ready_queue& ready, const backend_config& config, wake_fd& wake)
+        : ready_(ready), config_(config), wake_(wake) {}
     virtual ~backend() = default;
     backend(const backend&) = delete;
     backend& operator=(const backend&) = delete;
@@ -78,6 +81,18 @@ public:
     /// Interrupts a poll() in progress, or makes the next one return at once.
     /// The only thread-safe method.
     void wakeup() noexcept { wake_.signal(); }
+    /// The fd another io_uring ring may post IORING_OP_MSG_RING wakeups to,
+    /// or -1 (epoll; io_uring without MSG_RING or with fast paths off).
+    virtual int msg_ring_fd() const noexcept { return -1; }
+    /// Wakes another loop whose msg_ring_fd() is `ring_fd` by a MSG_RING from
+    /// this backend's ring, flushed with its next submission; if the kernel
+    /// refuses it, `fallback` is signalled instead. False (nothing sent) if
+    /// this backend cannot. Loop thread only.
+    virtual bool send_msg_ring(int ring_fd, wake_fd& fallback) noexcept {
+        (void)ring_fd;
+        (void)fallback;
+        return false;
+    }
     /// Cancels every pending operation and waits until none is left (loop
     /// teardown). Results delivered late (accepted fds) are closed.
     virtual void drain() noexcept = 0;
@@ -136,7 +151,7 @@ protected:
     ready_queue& ready_;
     backend_config config_;
     backend_stats stats_;
-    wake_fd wake_;
+    wake_fd& wake_;
     operation_list pool_waiters_;
     std::size_t in_flight_ = 0;
 
@@ -160,11 +175,13 @@ Timespec to_timespec(std::chrono::nanoseconds d) noexcept {
 /// Sets up io_uring. Returns nullptr with `why_not` set when it is unavailable;
 /// `resource_error` is set when the failure was a resource limit, not absence.
 std::unique_ptr<backend> make_io_uring_backend(ready_queue& ready, const backend_config& config,
-                                               std::string& why_not, bool& resource_error);
-std::unique_ptr<backend> make_epoll_backend(ready_queue& ready, const backend_config& config);
+                                               wake_fd& wake, std::string& why_not,
+                                               bool& resource_error);
+std::unique_ptr<backend> make_epoll_backend(ready_queue& ready, const backend_config& config,
+                                            wake_fd& wake);
 
 /// Applies the selection rules of backend_kind.hpp to `requested`.
 std::unique_ptr<backend> make_backend(backend_kind requested, ready_queue& ready,
-                                      const backend_config& config);
+                                      const backend_config& config, wake_fd& wake);
 
 } // namespace coronet::detail

@@ -12,8 +12,8 @@
 
 namespace coronet::detail {
 
-epoll_backend::epoll_backend(ready_queue& ready, const backend_config& config)
-    : backend(ready, config) {
+epoll_backend::epoll_backend(ready_queue& ready, const backend_config& config, wake_fd& wake)
+    : backend(ready, config, wake) {
     epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (epfd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
     epoll_event ev{};
@@ -195,8 +195,9 @@ int epoll_backend::wait(std::optional<std::chrono::nanoseconds> timeout) {
     }
 }
 
-std::unique_ptr<backend> make_epoll_backend(ready_queue& ready, const backend_config& config) {
-    return std::make_unique<epoll_backend>(ready, config);
+std::unique_ptr<backend> make_epoll_backend(ready_queue& ready, const backend_config& config,
+                                            wake_fd& wake) {
+    return std::make_unique<epoll_backend>(ready, config, wake);
 }
 
 } // namespace coronet::detail

@@ -20,7 +20,7 @@ namespace coronet::detail {
 class epoll_backend final : public backend {
 public:
     /// Throws std::system_error when epoll cannot be set up.
-    epoll_backend(ready_queue& ready, const backend_config& config);
+    epoll_backend(ready_queue& ready, const backend_config& config, wake_fd& wake);
     ~epoll_backend() override;
 
     backend_kind kind() const noexcept override { return backend_kind::epoll; }

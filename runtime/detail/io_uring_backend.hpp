@@ -26,7 +26,7 @@ namespace coronet::detail {
 
 class io_uring_backend final : public backend {
 public:
-    io_uring_backend(ready_queue& ready, const backend_config& config);
+    io_uring_backend(ready_queue& ready, const backend_config& config, wake_fd& wake);
     ~io_uring_backend() override;
 
     /// Empty on success, else why io_uring is unavailable.
@@ -42,10 +42,15 @@ public:
     void drain() noexcept override;
     std::size_t poll(std::optional<std::chrono::nanoseconds> timeout) override;
     void release_buffer(std::uint16_t id) noexcept override;
+    int msg_ring_fd() const noexcept override { return msg_ring_ ? ring_.ring_fd : -1; }
+    bool send_msg_ring(int ring_fd, wake_fd& fallback) noexcept override;
 
 private:
     // Tagged user_data (user pointers stay below 2^56).
-    enum class tag : std::uint8_t { none = 0, recv = 1, accept = 2, wake = 3 };
+    // mail: a MSG_RING wakeup another loop posted into this ring (its CQE
+    // only ends the wait); mail_sent: this ring's own MSG_RING request, whose
+    // user_data carries the wake_fd to signal if the kernel refuses it.
+    enum class tag : std::uint8_t { none = 0, recv = 1, accept = 2, wake = 3, mail = 4, mail_sent = 5 };
     static std::uint64_t tagged(tag t, int fd) noexcept {
         return std::uint64_t(t) << 56 | std::uint32_t(fd);
     }
@@ -240,6 +245,7 @@ private:
     bool multishot_recv_ = false;
     bool multishot_accept_ = false;
     bool send_zc_ = false;
+    bool msg_ring_ = false;
     std::string features_;
     fd_table<fd_slot> slots_;
     std::uint64_t wake_value_ = 0;

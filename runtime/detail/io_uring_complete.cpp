@@ -39,6 +39,12 @@ std::size_t io_uring_backend::reap() noexcept {
             }
         } else if (t == tag::wake) {
             wake_armed_ = false;
+        } else if (t == tag::mail) {
+            // Another loop's MSG_RING: it only ended the wait; the loop reads its mailbox.
+        } else if (t == tag::mail_sent) {
+            if (res < 0) // the kernel refused our MSG_RING: wake that loop by its eventfd
+                reinterpret_cast<wake_fd*>(static_cast<std::uintptr_t>(ud & ((1ull << 56) - 1)))
+                    ->signal();
         } else if (ud != LIBURING_UDATA_TIMEOUT) {
             on_multishot(t, static_cast<int>(ud & 0xffffffffu), res, flags);
         }

@@ -44,8 +44,9 @@ std::string errno_text(int err) {
 
 } // namespace
 
-io_uring_backend::io_uring_backend(ready_queue& ready, const backend_config& config)
-    : backend(ready, config) {}
+io_uring_backend::io_uring_backend(ready_queue& ready, const backend_config& config,
+                                   wake_fd& wake)
+    : backend(ready, config, wake) {}
 
 io_uring_backend::~io_uring_backend() {
     if (buf_ring_ != nullptr) {
@@ -92,6 +93,7 @@ std::string io_uring_backend::init(bool& resource_error) {
     if (config_.fast_paths) {
         links_timeouts_ = io_uring_opcode_supported(probe, IORING_OP_LINK_TIMEOUT);
         send_zc_ = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
+        msg_ring_ = io_uring_opcode_supported(probe, IORING_OP_MSG_RING);
     }
     io_uring_free_probe(probe);
     if (links_timeouts_) add_feature("linked_timeout");
@@ -103,6 +105,7 @@ std::string io_uring_backend::init(bool& resource_error) {
         add_feature("multishot_accept");
         probe_buffer_ring(); // turns multishot_recv_ off when there is no buffer ring
     }
+    if (msg_ring_) add_feature("msg_ring");
     if (send_zc_) {
         add_feature("send_zc");
         zero_copy_min_ = config_.zero_copy_min;
@@ -128,8 +131,9 @@ void io_uring_backend::drop_feature(const char* f) {
 }
 
 std::unique_ptr<backend> make_io_uring_backend(ready_queue& ready, const backend_config& config,
-                                               std::string& why_not, bool& resource_error) {
-    auto b = std::make_unique<io_uring_backend>(ready, config);
+                                               wake_fd& wake, std::string& why_not,
+                                               bool& resource_error) {
+    auto b = std::make_unique<io_uring_backend>(ready, config, wake);
     why_not = b->init(resource_error);
     if (!why_not.empty()) return nullptr;
     return b;

@@ -71,6 +71,19 @@ std::size_t io_uring_backend::poll(std::optional<std::chrono::nanoseconds> timeo
     return reap();
 }
 
+bool io_uring_backend::send_msg_ring(int ring_fd, wake_fd& fallback) noexcept {
+    if (!msg_ring_) return false;
+    try {
+        io_uring_sqe* sqe = get_sqe();
+        io_uring_prep_msg_ring(sqe, ring_fd, 0, tagged(tag::mail, 0), 0);
+        io_uring_sqe_set_data64(sqe, std::uint64_t(tag::mail_sent) << 56 |
+                                         reinterpret_cast<std::uintptr_t>(&fallback));
+        return true;
+    } catch (...) { // the ring failed: the eventfd still works
+        return false;
+    }
+}
+
 // A read of the wake-up eventfd stays in the ring; its CQE only re-arms it.
 void io_uring_backend::arm_wakeup() {
     io_uring_sqe* sqe = get_sqe();

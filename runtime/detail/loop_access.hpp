@@ -28,6 +28,13 @@ struct loop_access {
                             child_observer* observer) {
         l.spawn_child(std::move(t), parent, observer);
     }
+    /// The part of `l` other threads reach (mailbox, wakeup).
+    static loop_shared& shared(event_loop& l) noexcept { return *l.shared_; }
+    static std::shared_ptr<loop_shared> shared_ptr(event_loop& l) noexcept { return l.shared_; }
+    /// A run_on call of `l` now waits for another loop's reply (teardown
+    /// keeps turning until it comes), or no longer does.
+    static void remote_wait_begin(event_loop& l) noexcept { ++l.remote_waits_; }
+    static void remote_wait_end(event_loop& l) noexcept { --l.remote_waits_; }
     using spawned_node = event_loop::spawned_node;
     static void link_spawned(event_loop& l, spawned_node& n) noexcept { l.link_spawned(n); }
     static void unlink_spawned(event_loop& l, spawned_node& n) noexcept { l.unlink_spawned(n); }

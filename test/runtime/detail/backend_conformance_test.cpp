@@ -30,11 +30,12 @@ namespace {
 
 struct fixture {
     ready_queue ready;
+    wake_fd wake;
     std::unique_ptr<backend> b;
 
     explicit fixture(backend_config config = {}) {
         config.fast_paths = configured_fast_paths();
-        b = make_backend(configured_backend_kind(), ready, config);
+        b = make_backend(configured_backend_kind(), ready, config, wake);
     }
     // Polls until `op` is done, at most `turns` times (each waits up to 1 s).
     bool poll_until_done(const operation& op, int turns = 200) {
