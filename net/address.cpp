@@ -59,6 +59,8 @@ result<socket_address> socket_address::parse(std::string_view text) {
 
 result<socket_address> socket_address::from_sockaddr(const sockaddr* sa, socklen_t len) {
     socket_address a;
+    if (sa == nullptr || len < sizeof(sa_family_t)) // too short to hold even the family
+        return std::make_error_code(std::errc::invalid_argument);
     if (sa->sa_family == AF_INET && len >= sizeof(sockaddr_in)) {
         std::memcpy(&a.storage_.v4, sa, sizeof(sockaddr_in));
     } else if (sa->sa_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {

@@ -30,7 +30,9 @@ public:
     static result<socket_address> parse(std::string_view text);
     /// A numeric host ("127.0.0.1", "::1", "[::1]") and a port.
     static result<socket_address> from(std::string_view host, std::uint16_t port);
-    /// Wraps a kernel address (AF_INET or AF_INET6; anything else is invalid_argument).
+    /// Wraps a kernel address of `len` bytes at `sa` (AF_INET or AF_INET6;
+    /// anything else, or fewer bytes than the family needs, is invalid_argument).
+    /// Reads nothing past `len`.
     static result<socket_address> from_sockaddr(const sockaddr* sa, socklen_t len);
 
     /// 127.0.0.1:port and [::1]:port.

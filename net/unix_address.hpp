@@ -41,7 +41,9 @@ public:
     static result<unix_address> from_path(std::string_view path);
     /// An abstract name (without the leading NUL byte or '@'; may hold any bytes).
     static result<unix_address> from_abstract(std::string_view name);
-    /// Wraps a kernel address (AF_UNIX; anything else is invalid_argument).
+    /// Wraps a kernel address of `len` bytes at `sa` (AF_UNIX; anything else,
+    /// or `len` outside 2..sizeof(sockaddr_un), is invalid_argument). Reads
+    /// nothing past `len`.
     static result<unix_address> from_sockaddr(const sockaddr* sa, socklen_t len);
 
     bool is_abstract() const noexcept;

@@ -1,9 +1,13 @@
 #include <coronet/net/address.hpp>
+#include <coronet/net/unix_address.hpp>
 
+#include <cstddef>
 #include <doctest/doctest.h>
 #include <fmt/format.h>
+#include <memory>
 
 using coronet::socket_address;
+using coronet::unix_address;
 
 TEST_CASE("address: parses and formats IPv4") {
     auto a = socket_address::parse("127.0.0.1:80");
@@ -62,4 +66,25 @@ TEST_CASE("address: set_port keeps the host") {
     CHECK(a.to_string() == "[::1]:4242");
     socket_address d;
     CHECK(d.to_string() == "0.0.0.0:0");
+}
+
+TEST_CASE("address: from_sockaddr reads no byte past len") {
+    // Found by fuzz/address_fuzz: both read sa_family before checking that
+    // `len` covers it. Under ASan (./dev test --sanitize) an overread of these
+    // exactly-sized heap blocks is reported.
+    for (socklen_t len : {0u, 1u}) {
+        CAPTURE(len);
+        auto block = std::make_unique<std::byte[]>(len);
+        auto* sa = reinterpret_cast<const sockaddr*>(block.get());
+        CHECK(socket_address::from_sockaddr(sa, len).error() == std::errc::invalid_argument);
+        CHECK(unix_address::from_sockaddr(sa, len).error() == std::errc::invalid_argument);
+    }
+    CHECK(socket_address::from_sockaddr(nullptr, 0).error() == std::errc::invalid_argument);
+    CHECK(unix_address::from_sockaddr(nullptr, 0).error() == std::errc::invalid_argument);
+    // Just the family: an unnamed Unix address; too short for IPv4.
+    sa_family_t family = AF_UNIX;
+    auto* fam = reinterpret_cast<const sockaddr*>(&family);
+    CHECK(unix_address::from_sockaddr(fam, sizeof family).value().is_unnamed());
+    family = AF_INET;
+    CHECK(socket_address::from_sockaddr(fam, sizeof family).error() == std::errc::invalid_argument);
 }
