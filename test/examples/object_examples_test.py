@@ -156,6 +156,25 @@ class ObjectExamplesTest(unittest.TestCase):
             self.assertIn(NOT_JSON, srv.stderr)
             self.assertIn(WRONG_TYPE, srv.stderr)
 
+    def test_numbers_that_do_not_fit_get_an_error_and_the_connection_goes_on(self):
+        # Found by fuzz/object_stream_fuzz: nlohmann casts a JSON number into an
+        # integer field unchecked (undefined behaviour for 1e300); the records use
+        # CORONET_DEFINE_OBJECT, which checks the range.
+        item = {"sku": "x", "quantity": 1, "price": 1.0}
+        with Server() as srv, connect(srv) as s:
+            for bad in (order(1e300), order(2 ** 64), order(-1), order(1.5),
+                        order(1, items=[dict(item, quantity=2 ** 31)]),
+                        order(1, items=[dict(item, quantity=-1e300)])):
+                with self.subTest(bad=bad):
+                    send_obj(s, bad)
+                    self.assertEqual(recv_obj(s)["error"], WRONG_TYPE)
+            sent = order(2 ** 64 - 1, items=[dict(item, quantity=2 ** 31 - 1)])
+            send_obj(s, sent)  # the largest values that fit are fine
+            self.check_receipt(recv_obj(s), sent)
+            send_obj(s, order(5.0))  # an integral float (what some JSON encoders write)
+            self.assertEqual(recv_obj(s)["order_id"], 5)
+            self.stop_clean(srv, s)
+
     def test_oversized_frame_closes_only_that_connection(self):
         with Server() as srv, connect(srv) as other, connect(srv) as bad:
             send_obj(other, order(1))  # a connection in progress...
