@@ -72,6 +72,20 @@ void print_listening(const Address& where) {
                coronet::to_string(loop.backend()), loop.backend_features());
 }
 
+/// When `auto` chose epoll, one more line with why io_uring is not used
+/// ("backend fallback: io_uring unavailable: io_uring_setup: operation not
+/// permitted (EPERM: ...)", as under Docker's default seccomp profile).
+inline void print_backend_fallback(const options& o) {
+    const coronet::event_loop& loop = coronet::current_loop();
+    auto requested = o.loop.backend.value_or(coronet::configured_backend_kind());
+    if (requested != coronet::backend_kind::automatic ||
+        loop.backend() != coronet::backend_kind::epoll)
+        return;
+    std::string why = coronet::backend_unavailable_reason(coronet::backend_kind::io_uring);
+    fmt::print("backend fallback: io_uring unavailable: {}\n",
+               why.empty() ? "it failed at start-up and works now" : why);
+}
+
 /// One line with every loop_stats counter, e.g. for --stats.
 inline void print_stats(const coronet::loop_stats& s) {
     fmt::print("stats: turns={} submitted={} completions={} kernel_waits={} in_flight={} "

@@ -55,6 +55,7 @@ task<int> run_server(result<Listener> listener, example::options opts) {
         co_return 1;
     }
     example::print_listening(listener->local_address());
+    example::print_backend_fallback(opts);
     task_group connections;
     co_await when_any(serve(*listener, connections), next_signal(stop));
     listener->close(); // a Unix socket's file is removed
