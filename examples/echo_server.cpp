@@ -1,6 +1,8 @@
 // echo_server: a TCP (or Unix socket) echo server, one coroutine per
 // connection, with a graceful shutdown: on SIGINT/SIGTERM it stops accepting,
 // lets open connections finish for --grace milliseconds, cancels the rest.
+// Out of fds, it refuses clients at once and keeps serving the connections it
+// has (accept_or_refuse).
 //
 // Run:   build/examples/echo_server [--host 127.0.0.1|localhost] [--port 65432] [--backend auto]
 //                                   [--fast-paths on|off] [--stats]
@@ -31,14 +33,11 @@ task<> echo(Stream conn) {
 template <class Listener>
 task<> serve(Listener& listener, task_group& connections) {
     for (;;) {
-        auto conn = co_await listener.accept();
-        if (conn) {
+        auto conn = co_await listener.accept_or_refuse(); // out of fds: refuses a client
+        if (conn)
             connections.spawn(echo(std::move(*conn)));
-        } else if (conn.error() == std::errc::too_many_files_open) {
-            co_await sleep_for(100ms); // out of fds: existing connections go on
-        } else {
+        else if (conn.error() != std::errc::too_many_files_open)
             co_return; // cancelled: stop accepting
-        }
     }
 }
 

@@ -36,12 +36,10 @@ task<> serve_client(tcp_stream conn) {
 
 task<> serve(tcp_listener& listener, task_group& connections) {
     for (;;) {
-        auto conn = co_await listener.accept();
+        auto conn = co_await listener.accept_or_refuse(); // out of fds: refuses a client
         if (conn)
             connections.spawn(serve_client(std::move(*conn)));
-        else if (conn.error() == std::errc::too_many_files_open)
-            co_await sleep_for(100ms); // out of fds: existing connections go on
-        else
+        else if (conn.error() != std::errc::too_many_files_open)
             co_return; // cancelled: stop accepting
     }
 }
