@@ -47,7 +47,7 @@ struct options {
     unsigned long count = 1;
     unsigned long connections = 10;
     unsigned long messages = 5;
-    std::chrono::milliseconds grace{5000};
+    std::chrono::milliseconds grace{1000};
     bool stats = false; ///< --stats
 };
 

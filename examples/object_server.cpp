@@ -7,16 +7,13 @@
 // Then:  build/examples/object_client, or any language: 4-byte big-endian length + JSON.
 #include "cli.hpp"
 #include "records.hpp"
+#include "shutdown.hpp"
 #include <coronet/net/object_stream.hpp>
 #include <coronet/net/tcp_listener.hpp>
-#include <coronet/runtime/signal_set.hpp>
-#include <coronet/runtime/timeout.hpp>
-#include <coronet/runtime/when_all.hpp>
 
 #include <cstdio>
 
 using namespace coronet;
-using namespace std::chrono_literals;
 using example::receipt;
 
 constexpr std::size_t max_order = 60'000; // bytes of JSON; the reader holds 64 KiB
@@ -62,8 +59,7 @@ task<int> main_task(example::options opts) {
     task_group connections;
     co_await when_any(serve(*listener, connections), next_signal(stop));
     listener->close();
-    if (!co_await with_timeout(opts.grace, connections.join())) // cancels what is left
-        fmt::print("grace period over: remaining connections cancelled\n");
+    co_await example::shut_down(connections, stop, opts.grace);
     co_return 0;
 }
 
@@ -73,7 +69,7 @@ int main(int argc, char** argv) {
         "                     [--backend auto|io_uring|epoll] [--fast-paths on|off]\n"
         "Answers JSON orders with receipts on ADDR:N (default 127.0.0.1:65432; "
         "0 = any free port).\nOn SIGINT/SIGTERM, open connections get MS ms "
-        "(default 5000) to finish.\n";
+        "(default 1000) to finish;\na second signal cancels them at once.\n";
     auto opts = example::parse(argc, argv, usage, false);
     return example::run(main_task(opts), opts, "object_server");
 }

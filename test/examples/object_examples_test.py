@@ -20,6 +20,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -206,6 +207,19 @@ class ObjectExamplesTest(unittest.TestCase):
             self.assertEqual(srv.stop(), 0, srv.stderr)
 
     # --- lifecycle and command line ----------------------------------------------
+
+    def test_second_signal_cancels_open_connections_at_once(self):
+        with Server(extra=["--grace", "60000"]) as srv, connect(srv) as s:
+            send_obj(s, order(1))
+            self.check_receipt(recv_obj(s), order(1))
+            start = time.monotonic()
+            srv.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(srv.read_line(), "shutting down: finishing 1 connection(s)")
+            srv.proc.send_signal(signal.SIGINT)
+            self.assertEqual(srv.stop(None), 0, srv.stderr)
+            self.assertLess(time.monotonic() - start, 10.0)
+            self.assertIn("second signal: cancelled 1 connection(s)", srv.stdout)
+            assert_closed(self, s)
 
     def test_sigterm_and_sigint_exit_0(self):
         for sig in (signal.SIGTERM, signal.SIGINT):
