@@ -2,7 +2,8 @@
 // Command-line handling shared by the examples: --host, --port, --backend,
 // --fast-paths on|off (loop_options::fast_paths), for servers --grace, for
 // clients --message and --count, and, for programs that ask for them
-// (`extras`), --unix PATH, --connections/--messages and --stats.
+// (`extras`), --unix PATH, --connections/--messages, --stats and
+// --read-timeout MS.
 // --help prints the usage and exits 0; an unknown flag or a bad value prints
 // one line and exits 2.
 //
@@ -30,10 +31,11 @@ namespace example {
 
 /// Optional flags a program accepts (a bit set for parse()).
 enum extra : unsigned {
-    names = 1,       ///< the program resolves a --host name itself
-    unix_socket = 2, ///< --unix PATH: a Unix socket (a path, or @name) instead of TCP
-    connections = 4, ///< --connections N, --messages M instead of --count (multiconn_client)
-    stats = 8,       ///< --stats (no value): print the loop's counters at exit
+    names = 1,         ///< the program resolves a --host name itself
+    unix_socket = 2,   ///< --unix PATH: a Unix socket (a path, or @name) instead of TCP
+    connections = 4,   ///< --connections N, --messages M instead of --count (multiconn_client)
+    stats = 8,         ///< --stats (no value): print the loop's counters at exit
+    read_timeout = 16, ///< --read-timeout MS: how long a server waits for a message
 };
 
 struct options {
@@ -48,7 +50,8 @@ struct options {
     unsigned long connections = 10;
     unsigned long messages = 5;
     std::chrono::milliseconds grace{1000};
-    bool stats = false; ///< --stats
+    std::chrono::milliseconds read_timeout{30000}; ///< --read-timeout
+    bool stats = false;                            ///< --stats
 };
 
 /// Where the program talks: the Unix path, "127.0.0.1:80", "[::1]:80" or "localhost:80".
@@ -125,6 +128,7 @@ inline options parse(int argc, char** argv, const char* usage, bool client, unsi
                      (client && !(extras & connections) && flag == "--count") ||
                      (!client && flag == "--grace") ||
                      ((extras & unix_socket) && flag == "--unix") ||
+                     ((extras & read_timeout) && flag == "--read-timeout") ||
                      ((extras & connections) && (flag == "--connections" || flag == "--messages"));
         if (!known) usage_error(prog, fmt::format("unknown option '{}'", flag));
         if (i + 1 == argc) usage_error(prog, fmt::format("{} needs a value", flag));
@@ -143,6 +147,10 @@ inline options parse(int argc, char** argv, const char* usage, bool client, unsi
             o.loop.fast_paths = value == "on";
         } else if (flag == "--grace") {
             o.grace = std::chrono::milliseconds(number<unsigned>(prog, flag, value, 3'600'000));
+        } else if (flag == "--read-timeout") {
+            auto ms = number<unsigned>(prog, flag, value, 3'600'000);
+            if (ms == 0) usage_error(prog, "--read-timeout: must be at least 1 ms");
+            o.read_timeout = std::chrono::milliseconds(ms);
         } else if (flag == "--message") {
             o.message = value;
         } else if (flag == "--count") {

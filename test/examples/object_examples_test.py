@@ -33,6 +33,7 @@ ARGS = None  # set in main()
 NOT_JSON = "message is not valid JSON"
 WRONG_TYPE = "JSON message does not match the expected type"
 TOO_LARGE = "frame larger than the limit"
+TIMED_OUT = "deadline expired"
 
 
 # --- the protocol, standard library only --------------------------------------
@@ -205,6 +206,36 @@ class ObjectExamplesTest(unittest.TestCase):
                 send_obj(s, order(4))
                 self.check_receipt(recv_obj(s), order(4))
             self.assertEqual(srv.stop(), 0, srv.stderr)
+
+    # --- slow and hostile peers --------------------------------------------------
+
+    def test_a_frame_that_stalls_is_timed_out(self):
+        # A header announcing the largest frame the server takes, a few bytes of
+        # it, then nothing: the server answers "deadline expired" and closes,
+        # instead of holding the connection (and 64 KiB of buffer) forever. The
+        # timeout bounds each wait for a message, idle ones included.
+        with Server(extra=["--read-timeout", "200"]) as srv, connect(srv) as stall, \
+                connect(srv) as half, connect(srv) as idle:
+            start = time.monotonic()
+            stall.sendall(struct.pack(">I", 60_000) + b'{"id": 1, "cust')
+            half.sendall(b"\x00\x00")  # half a header
+            for s in (stall, half, idle):
+                self.assertEqual(recv_obj(s)["error"], TIMED_OUT)
+                assert_closed(self, s)
+            self.assertGreaterEqual(time.monotonic() - start, 0.19)
+            with connect(srv) as fresh:  # the server goes on
+                send_obj(fresh, order(6))
+                self.check_receipt(recv_obj(fresh), order(6))
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+        self.assertEqual(srv.stderr.count(TIMED_OUT), 3, srv.stderr)
+
+    def test_read_timeout_flag_bad_values(self):
+        for bad in ("0", "-1", "abc", ""):
+            with self.subTest(bad=bad):
+                r = run([ARGS.server, "--read-timeout", bad])
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+                self.assertIn("--read-timeout", r.stderr)
 
     # --- lifecycle and command line ----------------------------------------------
 
