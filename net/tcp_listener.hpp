@@ -75,7 +75,8 @@ public:
     /// first call (while fds are free) and held until the listener is
     /// destroyed; if it cannot be taken back, the call pauses 100 ms before
     /// retrying. Other errors and cancellation: as accept(). A task (one
-    /// frame per call).
+    /// frame per call) that uses the listener when it resumes: the listener
+    /// must outlive it (close() ends it; do not destroy the listener under it).
     task<result<tcp_stream>> accept_or_refuse();
 
     /// The bound address, with the real port when bound to port 0.
