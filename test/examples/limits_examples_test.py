@@ -15,6 +15,13 @@ Runs the server as a process on loopback, port 0 only, and watches it from
 
     limits_examples_test.py --server PATH --client PATH --backend io_uring|epoll
 
+Under ASan+UBSan (./dev test --sanitize) RSS measures the sanitizer: its
+allocator warms up over tens of thousands of connections and its shadow grows
+with the receive pool; there the RSS bounds are replaced by LeakSanitizer's
+verdict at exit (the server must exit 0). The fd-limit test does not run
+there: UBSan's vptr check opens a pipe when it meets a new type, and at the
+fd limit it cannot, so it reports a false "invalid vptr".
+
 Exits 77 (meson's SKIP) when the backend cannot run here. Every process call
 and socket operation has a timeout and every loop is bounded. Where the test
 waits for the server to finish closing connections it polls /proc for that
@@ -37,6 +44,7 @@ import example_harness  # noqa: E402
 from example_harness import IO_TIMEOUT, Server, recv_exactly  # noqa: E402
 
 ARGS = None  # set in main()
+SANITIZED = False  # set in main(): the server was built with ASan/UBSan
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
@@ -141,6 +149,8 @@ class LimitsExamplesTest(unittest.TestCase):
     def test_at_the_fd_limit_it_refuses_serves_and_resumes(self):
         if not shutil.which("prlimit"):
             self.skipTest("prlimit (util-linux) not installed")
+        if SANITIZED:
+            self.skipTest("under UBSan the sanitizer itself needs fds (see the module doc)")
         limit = 48
         with Server(prefix=["prlimit", f"--nofile={limit}:{limit}"]) as srv:
             pid = srv.proc.pid
@@ -234,7 +244,8 @@ class LimitsExamplesTest(unittest.TestCase):
                   f"connections, {grown:+d} KiB after", file=sys.stderr)
             # 256 KiB: malloc may keep a few more pages from one batch's peak (100
             # connections at once) than from the warm-up's.
-            self.assertLess(grown, 256, "RSS grew after 10,000 connections")
+            if not SANITIZED:  # else LeakSanitizer judges at exit
+                self.assertLess(grown, 256, "RSS grew after 10,000 connections")
             with connect(srv) as s:
                 self.assertTrue(echoes(s, b"still serving"))
             self.assertEqual(srv.stop(), 0, srv.stderr)
@@ -276,8 +287,9 @@ class LimitsExamplesTest(unittest.TestCase):
                 # connection holds at most one pool buffer in its send and, with
                 # io_uring's multishot receive, 16 queued; the pool itself never grows
                 # past its fixed size. Outside it, nothing may grow.
-                self.assertLess(grown, 256, "RSS grew with peers that never read")
-                self.assertLess(total, POOL_KIB + 256)
+                if not SANITIZED:  # else LeakSanitizer judges at exit
+                    self.assertLess(grown, 256, "RSS grew with peers that never read")
+                    self.assertLess(total, POOL_KIB + 256)
                 # Still blocked later: nothing is read behind the peer's back.
                 for s in socks:
                     _, writable, _ = select.select([], [s], [], 0.2)
@@ -291,8 +303,10 @@ class LimitsExamplesTest(unittest.TestCase):
 
 
 def main():
-    global ARGS
+    global ARGS, SANITIZED
     ARGS, rest = example_harness.parse_args(__doc__, "echo_server", "echo_client")
+    with open(ARGS.server, "rb") as f:
+        SANITIZED = b"__asan_init" in f.read()
     example_harness.run_tests(rest)
 
 
