@@ -2,7 +2,8 @@
 // Command-line handling shared by the examples: --host, --port, --backend,
 // --fast-paths on|off (loop_options::fast_paths), for servers --grace, for
 // clients --message and --count, and, for programs that ask for them
-// (`extras`), --unix PATH, --connections/--messages and --stats.
+// (`extras`), --unix PATH, --connections/--messages, --stats and
+// --read-timeout MS.
 // --help prints the usage and exits 0; an unknown flag or a bad value prints
 // one line and exits 2.
 //
@@ -30,10 +31,11 @@ namespace example {
 
 /// Optional flags a program accepts (a bit set for parse()).
 enum extra : unsigned {
-    names = 1,       ///< the program resolves a --host name itself
-    unix_socket = 2, ///< --unix PATH: a Unix socket (a path, or @name) instead of TCP
-    connections = 4, ///< --connections N, --messages M instead of --count (multiconn_client)
-    stats = 8,       ///< --stats (no value): print the loop's counters at exit
+    names = 1,         ///< the program resolves a --host name itself
+    unix_socket = 2,   ///< --unix PATH: a Unix socket (a path, or @name) instead of TCP
+    connections = 4,   ///< --connections N, --messages M instead of --count (multiconn_client)
+    stats = 8,         ///< --stats (no value): print the loop's counters at exit
+    read_timeout = 16, ///< --read-timeout MS: how long a server waits for a message
 };
 
 struct options {
@@ -47,8 +49,9 @@ struct options {
     unsigned long count = 1;
     unsigned long connections = 10;
     unsigned long messages = 5;
-    std::chrono::milliseconds grace{5000};
-    bool stats = false; ///< --stats
+    std::chrono::milliseconds grace{1000};
+    std::chrono::milliseconds read_timeout{30000}; ///< --read-timeout
+    bool stats = false;                            ///< --stats
 };
 
 /// Where the program talks: the Unix path, "127.0.0.1:80", "[::1]:80" or "localhost:80".
@@ -70,6 +73,20 @@ void print_listening(const Address& where) {
     const coronet::event_loop& loop = coronet::current_loop();
     fmt::print("listening on {} (backend: {})\nbackend features: {}\n", where,
                coronet::to_string(loop.backend()), loop.backend_features());
+}
+
+/// When `auto` chose epoll, one more line with why io_uring is not used
+/// ("backend fallback: io_uring unavailable: io_uring_setup: operation not
+/// permitted (EPERM: ...)", as under Docker's default seccomp profile).
+inline void print_backend_fallback(const options& o) {
+    const coronet::event_loop& loop = coronet::current_loop();
+    auto requested = o.loop.backend.value_or(coronet::configured_backend_kind());
+    if (requested != coronet::backend_kind::automatic ||
+        loop.backend() != coronet::backend_kind::epoll)
+        return;
+    std::string why = coronet::backend_unavailable_reason(coronet::backend_kind::io_uring);
+    fmt::print("backend fallback: io_uring unavailable: {}\n",
+               why.empty() ? "it failed at start-up and works now" : why);
 }
 
 /// One line with every loop_stats counter, e.g. for --stats.
@@ -111,6 +128,7 @@ inline options parse(int argc, char** argv, const char* usage, bool client, unsi
                      (client && !(extras & connections) && flag == "--count") ||
                      (!client && flag == "--grace") ||
                      ((extras & unix_socket) && flag == "--unix") ||
+                     ((extras & read_timeout) && flag == "--read-timeout") ||
                      ((extras & connections) && (flag == "--connections" || flag == "--messages"));
         if (!known) usage_error(prog, fmt::format("unknown option '{}'", flag));
         if (i + 1 == argc) usage_error(prog, fmt::format("{} needs a value", flag));
@@ -129,6 +147,10 @@ inline options parse(int argc, char** argv, const char* usage, bool client, unsi
             o.loop.fast_paths = value == "on";
         } else if (flag == "--grace") {
             o.grace = std::chrono::milliseconds(number<unsigned>(prog, flag, value, 3'600'000));
+        } else if (flag == "--read-timeout") {
+            auto ms = number<unsigned>(prog, flag, value, 3'600'000);
+            if (ms == 0) usage_error(prog, "--read-timeout: must be at least 1 ms");
+            o.read_timeout = std::chrono::milliseconds(ms);
         } else if (flag == "--message") {
             o.message = value;
         } else if (flag == "--count") {

@@ -1,20 +1,19 @@
 // echo_server: a TCP (or Unix socket) echo server, one coroutine per
 // connection, with a graceful shutdown: on SIGINT/SIGTERM it stops accepting,
-// lets open connections finish for --grace milliseconds, cancels the rest.
+// lets open connections finish for --grace milliseconds (default 1000), and
+// cancels the rest then or at a second signal. Out of fds, it refuses clients
+// at once and keeps serving the connections it has (accept_or_refuse).
 //
 // Run:   build/examples/echo_server [--host 127.0.0.1|localhost] [--port 65432] [--backend auto]
 //                                   [--fast-paths on|off] [--stats]
 //        build/examples/echo_server --unix /tmp/echo.sock      (or --unix @echo: abstract)
 // Then:  build/examples/echo_client (or the seed's Python client); Ctrl-C stops it.
 #include "cli.hpp"
+#include "shutdown.hpp"
 #include <coronet/net/tcp_listener.hpp>
 #include <coronet/net/unix_listener.hpp>
-#include <coronet/runtime/signal_set.hpp>
-#include <coronet/runtime/timeout.hpp>
-#include <coronet/runtime/when_all.hpp>
 
 using namespace coronet;
-using namespace std::chrono_literals;
 
 // Echoes every byte back until the peer closes its side, then closes ours (tcp_stream or
 // unix_stream). Data arrives in buffers lent by the loop's pool: memory grows with the
@@ -31,14 +30,11 @@ task<> echo(Stream conn) {
 template <class Listener>
 task<> serve(Listener& listener, task_group& connections) {
     for (;;) {
-        auto conn = co_await listener.accept();
-        if (conn) {
+        auto conn = co_await listener.accept_or_refuse(); // out of fds: refuses a client
+        if (conn)
             connections.spawn(echo(std::move(*conn)));
-        } else if (conn.error() == std::errc::too_many_files_open) {
-            co_await sleep_for(100ms); // out of fds: existing connections go on
-        } else {
+        else if (conn.error() != std::errc::too_many_files_open)
             co_return; // cancelled: stop accepting
-        }
     }
 }
 
@@ -55,12 +51,11 @@ task<int> run_server(result<Listener> listener, example::options opts) {
         co_return 1;
     }
     example::print_listening(listener->local_address());
+    example::print_backend_fallback(opts);
     task_group connections;
     co_await when_any(serve(*listener, connections), next_signal(stop));
     listener->close(); // a Unix socket's file is removed
-    fmt::print("shutting down: finishing {} connection(s)\n", connections.size());
-    if (!co_await with_timeout(opts.grace, connections.join())) // cancels what is left
-        fmt::print("grace period over: remaining connections cancelled\n");
+    co_await example::shut_down(connections, stop, opts.grace);
     if (opts.stats) example::print_stats(current_loop().stats());
     co_return 0;
 }
@@ -72,7 +67,8 @@ int main(int argc, char** argv) {
         "Echoes TCP on ADDR:N (default 127.0.0.1:65432; 0: any free port; NAME: its first\n"
         "address), or on the Unix socket PATH (@NAME: abstract; a stale socket file is\n"
         "replaced, a live one is not). On SIGINT/SIGTERM, open connections get MS ms\n"
-        "(default 5000) to finish; then --stats prints the loop's counters.\n";
+        "(default 1000) to finish, a second signal cancels them at once; then --stats\n"
+        "prints the loop's counters.\n";
     auto opts = example::parse(argc, argv, usage, false, example::unix_socket | example::stats);
     auto main =
         opts.unix_path.empty()

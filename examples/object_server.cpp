@@ -1,30 +1,30 @@
 // object_server: answers each order (JSON in a length-prefixed frame) with a
 // receipt. A message that is not JSON or not an order gets an error receipt
-// and the connection goes on; an oversized frame gets one and is closed.
+// and the connection goes on; an oversized frame, or one that does not arrive
+// whole within --read-timeout ms, gets one and is closed.
 // SIGINT/SIGTERM: stop accepting, give connections --grace ms, exit 0.
 //
 // Run:   build/examples/object_server [--host 127.0.0.1] [--port 65432] [--backend auto]
+//                                     [--read-timeout 30000] [--grace 1000]
 // Then:  build/examples/object_client, or any language: 4-byte big-endian length + JSON.
 #include "cli.hpp"
 #include "records.hpp"
+#include "shutdown.hpp"
 #include <coronet/net/object_stream.hpp>
 #include <coronet/net/tcp_listener.hpp>
-#include <coronet/runtime/signal_set.hpp>
-#include <coronet/runtime/timeout.hpp>
-#include <coronet/runtime/when_all.hpp>
 
 #include <cstdio>
 
 using namespace coronet;
-using namespace std::chrono_literals;
 using example::receipt;
 
 constexpr std::size_t max_order = 60'000; // bytes of JSON; the reader holds 64 KiB
 
-task<> serve_client(tcp_stream conn) {
+task<> serve_client(tcp_stream conn, std::chrono::milliseconds read_timeout) {
     stream_reader reader(conn);
-    for (;;) {
-        auto o = co_await recv_object<example::order>(reader, max_order);
+    for (;;) { // a peer that stalls, idle or mid-frame, is timed out, not held forever
+        auto next = recv_object<example::order>(reader, max_order);
+        auto o = co_await with_timeout(read_timeout, std::move(next));
         if (!o && (o.error() == error::end_of_stream || o.error() == std::errc::operation_canceled))
             co_return; // the client is done, or the server is shutting down
         receipt r = o ? example::make_receipt(*o) : receipt{.error = o.error().message()};
@@ -34,14 +34,12 @@ task<> serve_client(tcp_stream conn) {
     }
 }
 
-task<> serve(tcp_listener& listener, task_group& connections) {
+task<> serve(tcp_listener& listener, task_group& connections, std::chrono::milliseconds timeout) {
     for (;;) {
-        auto conn = co_await listener.accept();
+        auto conn = co_await listener.accept_or_refuse(); // out of fds: refuses a client
         if (conn)
-            connections.spawn(serve_client(std::move(*conn)));
-        else if (conn.error() == std::errc::too_many_files_open)
-            co_await sleep_for(100ms); // out of fds: existing connections go on
-        else
+            connections.spawn(serve_client(std::move(*conn), timeout));
+        else if (conn.error() != std::errc::too_many_files_open)
             co_return; // cancelled: stop accepting
     }
 }
@@ -62,20 +60,20 @@ task<int> main_task(example::options opts) {
                to_string(current_loop().backend()));
     std::fflush(stdout);
     task_group connections;
-    co_await when_any(serve(*listener, connections), next_signal(stop));
+    co_await when_any(serve(*listener, connections, opts.read_timeout), next_signal(stop));
     listener->close();
-    if (!co_await with_timeout(opts.grace, connections.join())) // cancels what is left
-        fmt::print("grace period over: remaining connections cancelled\n");
+    co_await example::shut_down(connections, stop, opts.grace);
     co_return 0;
 }
 
 int main(int argc, char** argv) {
     const char* usage =
-        "usage: object_server [--host ADDR] [--port N] [--grace MS]\n"
+        "usage: object_server [--host ADDR] [--port N] [--grace MS] [--read-timeout MS]\n"
         "                     [--backend auto|io_uring|epoll] [--fast-paths on|off]\n"
         "Answers JSON orders with receipts on ADDR:N (default 127.0.0.1:65432; "
-        "0 = any free port).\nOn SIGINT/SIGTERM, open connections get MS ms "
-        "(default 5000) to finish.\n";
-    auto opts = example::parse(argc, argv, usage, false);
+        "0 = any free port).\nEach message must arrive whole within --read-timeout ms "
+        "(default 30000).\nOn SIGINT/SIGTERM, open connections get MS ms (default 1000) "
+        "to finish;\na second signal cancels them at once.\n";
+    auto opts = example::parse(argc, argv, usage, false, example::read_timeout);
     return example::run(main_task(opts), opts, "object_server");
 }

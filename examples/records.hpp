@@ -2,9 +2,12 @@
 // The records object_server and object_client exchange, as JSON frames
 // (net/object_stream.hpp): a client sends an order, the server answers with a
 // receipt. Any language can speak it: a 4-byte big-endian length, then JSON.
+// CORONET_DEFINE_OBJECT range-checks the integer fields: a peer's
+// {"quantity": 1e300} is a type_mismatch, not undefined behaviour.
+
+#include <coronet/net/object_stream.hpp>
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -15,21 +18,21 @@ struct item {
     int quantity = 0;
     double price = 0;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(item, sku, quantity, price)
+CORONET_DEFINE_OBJECT(item, sku, quantity, price)
 
 struct order {
     std::uint64_t id = 0;
     std::string customer;
     std::vector<item> items;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(order, id, customer, items)
+CORONET_DEFINE_OBJECT(order, id, customer, items)
 
 struct line {
     std::string sku;
     int quantity = 0;
     double subtotal = 0;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(line, sku, quantity, subtotal)
+CORONET_DEFINE_OBJECT(line, sku, quantity, subtotal)
 
 /// The answer to an order; `error` is empty on success, else why the request
 /// was refused (and the other fields are empty).
@@ -40,7 +43,7 @@ struct receipt {
     double total = 0;
     std::string error;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(receipt, order_id, customer, lines, total, error)
+CORONET_DEFINE_OBJECT(receipt, order_id, customer, lines, total, error)
 
 inline receipt make_receipt(const order& o) {
     receipt r{o.id, o.customer, {}, 0, {}};

@@ -5,11 +5,17 @@
 ///     auto a = coronet::socket_address::parse("127.0.0.1:65432");   // result<>
 ///     auto b = coronet::socket_address::parse("[::1]:8080");
 ///     auto c = coronet::socket_address::from("::1", 8080);
+///     auto d = coronet::socket_address::parse("[fe80::1%eth0]:80"); // link-local, scope id
 ///     fmt::print("{}\n", *a);                                    // 127.0.0.1:65432
 ///
-/// Only numeric addresses are parsed here (no name lookup, nothing blocks).
+/// Only numeric addresses are parsed here (no name lookup, nothing blocks). An
+/// IPv6 address may carry a scope id (RFC 4007) after '%': an interface index
+/// ("%2") or name ("%eth0", looked up with if_nametoindex); it is printed as
+/// the interface's name when the interface exists, else as the number.
 /// Errors: std::errc::invalid_argument for text that is not an address, a
-/// missing or out-of-range port, or an IPv6 address without brackets.
+/// missing or out-of-range port, an IPv6 address without brackets, or a scope
+/// id on an IPv4 address; std::errc::no_such_device for a scope id naming no
+/// interface.
 ///
 /// `fmt::format("{}", a)` and `fmt::print` write to_string(). A plain value:
 /// copy it freely.
@@ -30,12 +36,16 @@ public:
     /// 0.0.0.0:0
     socket_address() noexcept;
 
-    /// Parses "A.B.C.D:PORT" or "[IPV6]:PORT". Errors: invalid_argument.
+    /// Parses "A.B.C.D:PORT", "[IPV6]:PORT" or "[IPV6%SCOPE]:PORT". Errors:
+    /// invalid_argument, no_such_device (a scope id naming no interface).
     static result<socket_address> parse(std::string_view text);
-    /// A numeric host ("127.0.0.1", "::1", "[::1]") and a port. Errors:
-    /// invalid_argument for a host that is not a numeric address.
+    /// A numeric host ("127.0.0.1", "::1", "[::1]", "fe80::1%eth0") and a
+    /// port. Errors: invalid_argument for a host that is not a numeric
+    /// address, no_such_device for an unknown scope id.
     static result<socket_address> from(std::string_view host, std::uint16_t port);
-    /// Wraps a kernel address (AF_INET or AF_INET6; anything else is invalid_argument).
+    /// Wraps a kernel address of `len` bytes at `sa` (AF_INET or AF_INET6;
+    /// anything else, or fewer bytes than the family needs, is invalid_argument).
+    /// Reads nothing past `len`.
     static result<socket_address> from_sockaddr(const sockaddr* sa, socklen_t len);
 
     /// The IPv4 loopback address with `port`: 127.0.0.1:port.
@@ -51,9 +61,11 @@ public:
     std::uint16_t port() const noexcept;
     /// Replaces the port (host byte order).
     void set_port(std::uint16_t port) noexcept;
-    /// The host part without brackets: "127.0.0.1", "::1".
+    /// The IPv6 scope id (an interface index); 0 for none and for IPv4.
+    std::uint32_t scope_id() const noexcept;
+    /// The host part without brackets: "127.0.0.1", "::1", "fe80::1%eth0".
     std::string host() const;
-    /// "127.0.0.1:80", "[::1]:80".
+    /// "127.0.0.1:80", "[::1]:80", "[fe80::1%eth0]:80".
     std::string to_string() const;
 
     /// The kernel form, for system calls (bind, connect, sendto).
@@ -65,7 +77,7 @@ public:
     /// The room data() has: sizeof(sockaddr_in6).
     static constexpr socklen_t capacity() noexcept { return sizeof(sockaddr_in6); }
 
-    /// Same family, address and port.
+    /// Same family, address, port and (IPv6) scope id.
     friend bool operator==(const socket_address& a, const socket_address& b) noexcept;
 
 private:

@@ -4,31 +4,35 @@
 /// the portable way).
 ///
 ///     struct point { std::string name; int x, y; };
-///     NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(point, name, x, y)   // next to the type
+///     CORONET_DEFINE_OBJECT(point, name, x, y)                 // next to the type
 ///
 ///     co_await coronet::send_object(conn, point{"p", 1, 2});          // result<void>
 ///     coronet::stream_reader reader(conn);
 ///     auto p = co_await coronet::recv_object<point>(reader, 65'000);   // result<point>
 ///
-/// Any type nlohmann::json converts (to_json / from_json, usually written with
-/// NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE; standard containers, strings, numbers
-/// and nested records work as they are; nlohmann::json itself for dynamic data).
+/// Any type nlohmann::json converts (to_json / from_json; standard containers,
+/// strings, numbers and nested records work as they are; nlohmann::json itself
+/// for dynamic data). For a record read from a peer, write the conversions with
+/// CORONET_DEFINE_OBJECT(Type, fields...): it is NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE
+/// except that integer fields are range-checked (get_integer_to below), so
+/// `{"x": 1e300}` is type_mismatch. nlohmann's own conversion casts without a
+/// check, and a number that does not fit an integer field is undefined
+/// behaviour (found by fuzz/object_stream_fuzz; nlohmann/json#5206: won't fix).
+/// Integers inside containers (std::vector<int>) are still nlohmann's: hold
+/// them as records, or check them in a hand-written from_json.
 ///
 /// Wire format: one frame of net/framing.hpp (4-byte big-endian length, then
 /// the payload) whose payload is one JSON text (RFC 8259) in UTF-8, compact,
 /// no trailing newline. Any language reads it; Python with the standard
 /// library only:
-///
 ///     body = json.dumps(obj).encode();  sock.sendall(struct.pack(">I", len(body)) + body)
 ///     n, = struct.unpack(">I", recv_exactly(sock, 4));  obj = json.loads(recv_exactly(sock, n))
 ///
 /// Errors (besides framing's and the stream's, see framing.hpp):
-///
 ///     error::invalid_json   the payload is not valid JSON; or, when sending, the
 ///                           value cannot be encoded (a string that is not UTF-8);
 ///     error::type_mismatch  valid JSON without the shape of T (missing field,
 ///                           wrong type): nlohmann's exceptions become this result.
-///
 /// A bad payload was read whole: the stream is still in sync, so the next
 /// recv_object works (unlike frame_too_large, after which it is not).
 /// Exceptions other than nlohmann::json::exception thrown by a user's
@@ -46,13 +50,57 @@
 #include "coronet/runtime/result.hpp"
 #include "coronet/runtime/task.hpp"
 
+#include <cmath>
+#include <concepts>
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace coronet {
+
+/// `out = j` for an integer field read from an untrusted peer: `j` must be a
+/// JSON number with an integral value that I can represent (2.0 is 2; 2.5,
+/// 1e300, -1 for an unsigned I, 2^64 are not). Otherwise throws
+/// nlohmann::json::type_error, which decode_object / recv_object report as
+/// error::type_mismatch. CORONET_DEFINE_OBJECT uses it for every integer field.
+template <std::integral I>
+requires(!std::same_as<I, bool>) void get_integer_to(const nlohmann::json& j, I& out) {
+    bool fits = false;
+    if (j.is_number_unsigned()) { // tested first: is_number_integer() is true for both
+        auto v = j.get<std::uint64_t>();
+        fits = std::in_range<I>(v);
+        if (fits) out = static_cast<I>(v);
+    } else if (j.is_number_integer()) {
+        auto v = j.get<std::int64_t>();
+        fits = std::in_range<I>(v);
+        if (fits) out = static_cast<I>(v);
+    } else if (j.is_number_float()) {
+        // [min, max + 1) as exact powers of two: max itself may round up in a double.
+        const double hi = std::ldexp(1.0, std::numeric_limits<I>::digits);
+        const double lo = std::is_signed_v<I> ? -hi : 0.0;
+        const double d = j.get<double>();
+        fits = d == std::trunc(d) && d >= lo && d < hi; // false for NaN and infinities
+        if (fits) out = static_cast<I>(d);
+    }
+    if (!fits)
+        throw nlohmann::json::type_error::create(302, "expected an integer that fits the field",
+                                                 &j);
+}
+
+namespace detail {
+template <class T>
+void get_field(const nlohmann::json& j, const char* name, T& out) {
+    if constexpr (std::integral<T> && !std::same_as<T, bool>)
+        get_integer_to(j.at(name), out);
+    else
+        j.at(name).get_to(out);
+}
+} // namespace detail
 
 /// `value` as compact JSON text (UTF-8). Errors: invalid_json (not encodable).
 template <class T>
@@ -108,3 +156,17 @@ task<result<T>> recv_object(stream_reader<S>& reader, std::size_t max_frame) {
 }
 
 } // namespace coronet
+
+/// Defines to_json and from_json for a struct, like nlohmann's
+/// NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Type, fields...), with every integer
+/// field read through get_integer_to. Write it next to the type, in its
+/// namespace. A missing field or a wrong type is type_mismatch.
+#define CORONET_JSON_GET_FIELD(field)                                                              \
+    ::coronet::detail::get_field(nlohmann_json_j, #field, nlohmann_json_t.field);
+#define CORONET_DEFINE_OBJECT(Type, ...)                                                           \
+    inline void to_json(nlohmann::json& nlohmann_json_j, const Type& nlohmann_json_t) {            \
+        NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(NLOHMANN_JSON_TO, __VA_ARGS__))                   \
+    }                                                                                              \
+    inline void from_json(const nlohmann::json& nlohmann_json_j, Type& nlohmann_json_t) {          \
+        NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(CORONET_JSON_GET_FIELD, __VA_ARGS__))             \
+    }

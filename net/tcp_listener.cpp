@@ -33,6 +33,10 @@ result<tcp_listener> tcp_listener::bind(std::string_view addr, listen_options op
     return bind(*a, opts);
 }
 
+task<result<tcp_stream>> tcp_listener::accept_or_refuse() {
+    return detail::accept_or_refuse(*this, spare_);
+}
+
 tcp_listener::accept_awaitable::accept_awaitable(int fd) noexcept {
     op.kind = detail::op_kind::accept;
     op.fd = fd;

@@ -11,16 +11,30 @@
 ///
 /// bind() needs no running loop, so a listener can be made before run().
 ///
+/// At the fd limit, accept() fails with too_many_files_open at once and the
+/// clients in the backlog wait unanswered. accept_or_refuse() is accept() with
+/// the reserve-fd technique (net/fd_reserve.hpp) for that case: the listener
+/// keeps one spare fd, and when accepting fails for want of fds it frees the
+/// spare, accepts one client, resets that connection at once and takes the
+/// spare back. Servers should loop on it:
+///
+///     auto conn = co_await listener.accept_or_refuse();
+///     if (conn) spawn(serve(std::move(*conn)));
+///     else if (conn.error() == std::errc::too_many_files_open) continue; // one refused
+///     else break;                                                        // cancelled
+///
 /// Cancellation: closing the listener while a coroutine awaits accept()
 /// cancels the accept; if the kernel had already accepted a connection it is
 /// delivered, otherwise accept completes with std::errc::operation_canceled.
 /// A connection accepted during loop teardown is closed, never leaked.
 
 #include "coronet/net/address.hpp"
+#include "coronet/net/fd_reserve.hpp"
 #include "coronet/net/socket.hpp"
 #include "coronet/net/tcp_stream.hpp"
 #include "coronet/runtime/detail/io_awaitable.hpp"
 #include "coronet/runtime/result.hpp"
+#include "coronet/runtime/task.hpp"
 
 #include <netinet/in.h>
 #include <string_view>
@@ -57,10 +71,28 @@ public:
     /// accepted is delivered, otherwise operation_canceled.
     accept_awaitable accept() noexcept;
 
+    /// co_await → result<tcp_stream>: accept(), but out of fds (EMFILE,
+    /// ENFILE) it refuses one client instead: frees the listener's spare fd,
+    /// accepts (waiting for a client if none is queued), resets that
+    /// connection (the client sees ECONNRESET) and returns
+    /// too_many_files_open. Accept again at once: no back-off is needed, and
+    /// no CPU is spent while no client comes. If fds were freed while it
+    /// waited, the client is served instead. The spare is opened by the
+    /// first call (while fds are free) and held until the listener is
+    /// destroyed; if it cannot be taken back, the call pauses 100 ms before
+    /// retrying. Other errors and cancellation: as accept(). A task (one
+    /// frame per call) that uses the listener when it resumes: the listener
+    /// must outlive it (close() ends it; do not destroy the listener under it).
+    task<result<tcp_stream>> accept_or_refuse();
+
     /// The bound address, with the real port when bound to port 0.
     const socket_address& local_address() const noexcept { return local_; }
-    /// Stops listening (see the cancellation note above). Idempotent.
-    void close() noexcept { socket_.close(); }
+    /// Stops listening (see the cancellation note above) and frees the
+    /// spare fd of accept_or_refuse. Idempotent.
+    void close() noexcept {
+        socket_.close();
+        spare_.release();
+    }
     /// False once closed (or when default-constructed).
     bool is_open() const noexcept { return socket_.is_open(); }
     /// The listening socket's descriptor (still owned by the listener).
@@ -69,6 +101,7 @@ public:
 private:
     socket_handle socket_;
     socket_address local_;
+    fd_reserve spare_; // for accept_or_refuse
 };
 
 /// The awaitable returned by tcp_listener::accept: co_await it once for a

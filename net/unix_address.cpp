@@ -39,7 +39,8 @@ result<unix_address> unix_address::from_abstract(std::string_view name) {
 }
 
 result<unix_address> unix_address::from_sockaddr(const sockaddr* sa, socklen_t len) {
-    if (sa->sa_family != AF_UNIX || len < sizeof(sa_family_t) || len > sizeof(sockaddr_un))
+    if (sa == nullptr || len < sizeof(sa_family_t) || len > sizeof(sockaddr_un) ||
+        sa->sa_family != AF_UNIX) // the family is read only once len says it is there
         return std::make_error_code(std::errc::invalid_argument);
     unix_address a;
     std::memcpy(&a.sun_, sa, len);

@@ -47,7 +47,9 @@ public:
     /// An abstract name (without the leading NUL byte or '@'; may hold any
     /// bytes). Errors: filename_too_long, invalid_argument (empty).
     static result<unix_address> from_abstract(std::string_view name);
-    /// Wraps a kernel address (AF_UNIX; anything else is invalid_argument).
+    /// Wraps a kernel address of `len` bytes at `sa` (AF_UNIX; anything else,
+    /// or `len` outside 2..sizeof(sockaddr_un), is invalid_argument). Reads
+    /// nothing past `len`.
     static result<unix_address> from_sockaddr(const sockaddr* sa, socklen_t len);
 
     /// True for an abstract name ("@name").

@@ -25,7 +25,8 @@ bool is_stale_socket(const unix_address& addr) {
 } // namespace
 
 unix_listener::unix_listener(unix_listener&& o) noexcept
-    : socket_(std::move(o.socket_)), local_(o.local_), file_(std::exchange(o.file_, {})) {}
+    : socket_(std::move(o.socket_)), local_(o.local_), file_(std::exchange(o.file_, {})),
+      spare_(std::move(o.spare_)) {}
 
 unix_listener& unix_listener::operator=(unix_listener&& o) noexcept {
     if (this != &o) {
@@ -33,6 +34,7 @@ unix_listener& unix_listener::operator=(unix_listener&& o) noexcept {
         socket_ = std::move(o.socket_);
         local_ = o.local_;
         file_ = std::exchange(o.file_, {});
+        spare_ = std::move(o.spare_);
     }
     return *this;
 }
@@ -75,6 +77,11 @@ void unix_listener::close() noexcept {
             ::unlink(path);
     }
     socket_.close();
+    spare_.release();
+}
+
+task<result<unix_stream>> unix_listener::accept_or_refuse() {
+    return detail::accept_or_refuse(*this, spare_);
 }
 
 unix_listener::accept_awaitable::accept_awaitable(int fd) noexcept {

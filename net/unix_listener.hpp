@@ -25,11 +25,13 @@
 /// delivered, otherwise accept completes with std::errc::operation_canceled.
 /// Cancelling the enclosing cancel_scope (or a timeout) does the same.
 
+#include "coronet/net/fd_reserve.hpp"
 #include "coronet/net/socket.hpp"
 #include "coronet/net/unix_address.hpp"
 #include "coronet/net/unix_stream.hpp"
 #include "coronet/runtime/detail/io_awaitable.hpp"
 #include "coronet/runtime/result.hpp"
+#include "coronet/runtime/task.hpp"
 
 #include <string_view>
 #include <sys/socket.h>
@@ -72,10 +74,15 @@ public:
     /// otherwise operation_canceled.
     accept_awaitable accept() noexcept;
 
+    /// co_await → result<unix_stream>: accept(), and out of fds the
+    /// reserve-fd technique; see tcp_listener::accept_or_refuse (the refused
+    /// client reads EOF).
+    task<result<unix_stream>> accept_or_refuse();
+
     /// The bound address.
     const unix_address& local_address() const noexcept { return local_; }
-    /// Stops listening (see the cancellation note above) and removes the
-    /// socket file (see above). Idempotent.
+    /// Stops listening (see the cancellation note above), removes the socket
+    /// file (see above) and frees the spare fd of accept_or_refuse. Idempotent.
     void close() noexcept;
     /// False once closed (or when default-constructed).
     bool is_open() const noexcept { return socket_.is_open(); }
@@ -91,6 +98,7 @@ private:
     socket_handle socket_;
     unix_address local_;
     socket_file file_;
+    fd_reserve spare_; // for accept_or_refuse
 };
 
 /// The awaitable returned by unix_listener::accept: co_await it once for a

@@ -257,6 +257,75 @@ class EchoExamplesTest(EchoPairContract, ExampleTestMixin, unittest.TestCase):
             self.assertEqual(srv.stop(None), 0, srv.stderr)
             self.assertLess(time.monotonic() - start, 15.0, "exited when the connection ended")
 
+    # A busy connection never ends by itself: the client sends and never reads,
+    # so the server waits in a send. An idle one was echoed once and waits.
+    def busy_connection(self, srv):
+        s = connect(srv)
+        s.setblocking(False)
+        chunk = pattern(65536)
+        for _ in range(10_000):  # until the kernel's buffers both ways are full
+            try:
+                s.send(chunk)
+            except BlockingIOError:
+                return s
+        self.fail("the server kept reading although its echoes were never read")
+
+    def idle_connection(self, srv):
+        s = connect(srv)
+        s.sendall(b"ping")
+        self.assertEqual(recv_exactly(s, 4), b"ping")
+        return s
+
+    def shut_down_with(self, grace, signals):
+        """Busy and idle connections open, the signals sent in order: returns the
+        server (exited) and how long it took from the first signal to exit."""
+        extra = ["--grace", str(grace)] if grace is not None else []
+        with Server(extra=extra) as srv:
+            conns = [self.busy_connection(srv), self.idle_connection(srv)]
+            try:
+                self.assertTrue(srv.read_line().startswith("backend features: "))
+                start = time.monotonic()
+                srv.proc.send_signal(signals[0])
+                self.assertEqual(srv.read_line(), "shutting down: finishing 2 connection(s)")
+                for sig in signals[1:]:
+                    srv.proc.send_signal(sig)
+                self.assertEqual(srv.stop(None), 0, srv.stderr)
+                elapsed = time.monotonic() - start
+            finally:
+                for c in conns:
+                    c.close()
+        return srv, elapsed
+
+    def test_default_grace_is_about_a_second(self):
+        srv, elapsed = self.shut_down_with(None, [signal.SIGTERM])
+        self.assertIn("grace period over: cancelled 2 connection(s)", srv.stdout)
+        self.assertGreaterEqual(elapsed, 0.9, "the connections got their grace period")
+        self.assertLess(elapsed, 5.0, "the default grace period is short")
+
+    def test_grace_period_over_cancels_busy_and_idle_connections(self):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with self.subTest(sig=sig):
+                srv, elapsed = self.shut_down_with(300, [sig])
+                self.assertIn("grace period over: cancelled 2 connection(s)", srv.stdout)
+                self.assertGreaterEqual(elapsed, 0.28)
+
+    def test_second_signal_ends_the_grace_period_at_once(self):
+        for first, second in ((signal.SIGTERM, signal.SIGTERM), (signal.SIGINT, signal.SIGINT),
+                              (signal.SIGTERM, signal.SIGINT)):
+            with self.subTest(first=first, second=second):
+                srv, elapsed = self.shut_down_with(60_000, [first, second])
+                self.assertIn("second signal: cancelled 2 connection(s)", srv.stdout)
+                self.assertNotIn("grace period over", srv.stdout)
+                self.assertLess(elapsed, 10.0, "a second signal does not wait for the grace")
+
+    def test_idle_server_exits_without_waiting(self):
+        with Server(extra=["--grace", "60000"]) as srv:
+            start = time.monotonic()
+            self.assertEqual(srv.stop(signal.SIGTERM), 0, srv.stderr)
+            self.assertLess(time.monotonic() - start, 10.0)
+        self.assertIn("shutting down: finishing 0 connection(s)", srv.stdout)
+        self.assertNotIn("cancelled", srv.stdout)
+
     def test_sigterm_with_open_connection_exits_0(self):
         self.signal_with_open_connection(signal.SIGTERM)
 
@@ -319,7 +388,7 @@ class EchoExamplesTest(EchoPairContract, ExampleTestMixin, unittest.TestCase):
             else:
                 self.fail("the server kept reading although its echoes were never read")
             self.assertEqual(srv.stop(signal.SIGTERM), 0, srv.stderr)
-        self.assertIn("grace period over: remaining connections cancelled", srv.stdout)
+        self.assertIn("grace period over: cancelled 2 connection(s)", srv.stdout)
         st = self.stats_at_exit(srv)
         self.assertEqual(st["in_flight"], 0, st)
         self.assertEqual(st["submitted"], st["completions"], st)

@@ -83,10 +83,11 @@ class Server:
     """
 
     def __init__(self, host="127.0.0.1", port=0, backend_flag=True, backend_env=None,
-                 extra=(), unix=None):
+                 extra=(), unix=None, prefix=()):
         self.unix = unix  # a path or "@name": listen there instead of on TCP
         where = ["--unix", unix] if unix else ["--host", host, "--port", str(port)]
-        self.argv = [ARGS.server, *where, *extra]
+        # `prefix`: a launcher the server runs under (seccomp_run, prlimit, ...).
+        self.argv = [*prefix, ARGS.server, *where, *extra]
         if backend_flag:
             self.argv += ["--backend", ARGS.backend]
         self.env = child_env(backend_env)

@@ -20,6 +20,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -32,6 +33,7 @@ ARGS = None  # set in main()
 NOT_JSON = "message is not valid JSON"
 WRONG_TYPE = "JSON message does not match the expected type"
 TOO_LARGE = "frame larger than the limit"
+TIMED_OUT = "deadline expired"
 
 
 # --- the protocol, standard library only --------------------------------------
@@ -156,6 +158,25 @@ class ObjectExamplesTest(unittest.TestCase):
             self.assertIn(NOT_JSON, srv.stderr)
             self.assertIn(WRONG_TYPE, srv.stderr)
 
+    def test_numbers_that_do_not_fit_get_an_error_and_the_connection_goes_on(self):
+        # Found by fuzz/object_stream_fuzz: nlohmann casts a JSON number into an
+        # integer field unchecked (undefined behaviour for 1e300); the records use
+        # CORONET_DEFINE_OBJECT, which checks the range.
+        item = {"sku": "x", "quantity": 1, "price": 1.0}
+        with Server() as srv, connect(srv) as s:
+            for bad in (order(1e300), order(2 ** 64), order(-1), order(1.5),
+                        order(1, items=[dict(item, quantity=2 ** 31)]),
+                        order(1, items=[dict(item, quantity=-1e300)])):
+                with self.subTest(bad=bad):
+                    send_obj(s, bad)
+                    self.assertEqual(recv_obj(s)["error"], WRONG_TYPE)
+            sent = order(2 ** 64 - 1, items=[dict(item, quantity=2 ** 31 - 1)])
+            send_obj(s, sent)  # the largest values that fit are fine
+            self.check_receipt(recv_obj(s), sent)
+            send_obj(s, order(5.0))  # an integral float (what some JSON encoders write)
+            self.assertEqual(recv_obj(s)["order_id"], 5)
+            self.stop_clean(srv, s)
+
     def test_oversized_frame_closes_only_that_connection(self):
         with Server() as srv, connect(srv) as other, connect(srv) as bad:
             send_obj(other, order(1))  # a connection in progress...
@@ -186,7 +207,50 @@ class ObjectExamplesTest(unittest.TestCase):
                 self.check_receipt(recv_obj(s), order(4))
             self.assertEqual(srv.stop(), 0, srv.stderr)
 
+    # --- slow and hostile peers --------------------------------------------------
+
+    def test_a_frame_that_stalls_is_timed_out(self):
+        # A header announcing the largest frame the server takes, a few bytes of
+        # it, then nothing: the server answers "deadline expired" and closes,
+        # instead of holding the connection (and 64 KiB of buffer) forever. The
+        # timeout bounds each wait for a message, idle ones included.
+        with Server(extra=["--read-timeout", "200"]) as srv, connect(srv) as stall, \
+                connect(srv) as half, connect(srv) as idle:
+            start = time.monotonic()
+            stall.sendall(struct.pack(">I", 60_000) + b'{"id": 1, "cust')
+            half.sendall(b"\x00\x00")  # half a header
+            for s in (stall, half, idle):
+                self.assertEqual(recv_obj(s)["error"], TIMED_OUT)
+                assert_closed(self, s)
+            self.assertGreaterEqual(time.monotonic() - start, 0.19)
+            with connect(srv) as fresh:  # the server goes on
+                send_obj(fresh, order(6))
+                self.check_receipt(recv_obj(fresh), order(6))
+            self.assertEqual(srv.stop(), 0, srv.stderr)
+        self.assertEqual(srv.stderr.count(TIMED_OUT), 3, srv.stderr)
+
+    def test_read_timeout_flag_bad_values(self):
+        for bad in ("0", "-1", "abc", ""):
+            with self.subTest(bad=bad):
+                r = run([ARGS.server, "--read-timeout", bad])
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+                self.assertIn("--read-timeout", r.stderr)
+
     # --- lifecycle and command line ----------------------------------------------
+
+    def test_second_signal_cancels_open_connections_at_once(self):
+        with Server(extra=["--grace", "60000"]) as srv, connect(srv) as s:
+            send_obj(s, order(1))
+            self.check_receipt(recv_obj(s), order(1))
+            start = time.monotonic()
+            srv.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(srv.read_line(), "shutting down: finishing 1 connection(s)")
+            srv.proc.send_signal(signal.SIGINT)
+            self.assertEqual(srv.stop(None), 0, srv.stderr)
+            self.assertLess(time.monotonic() - start, 10.0)
+            self.assertIn("second signal: cancelled 1 connection(s)", srv.stdout)
+            assert_closed(self, s)
 
     def test_sigterm_and_sigint_exit_0(self):
         for sig in (signal.SIGTERM, signal.SIGINT):

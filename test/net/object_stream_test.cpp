@@ -24,7 +24,7 @@ struct line_item {
     double price = 0;
     bool operator==(const line_item&) const = default;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(line_item, sku, quantity, price)
+CORONET_DEFINE_OBJECT(line_item, sku, quantity, price)
 
 struct order {
     std::uint64_t id = 0;
@@ -34,7 +34,17 @@ struct order {
     std::map<std::string, std::string> tags;
     bool operator==(const order&) const = default;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(order, id, customer, rush, items, tags)
+CORONET_DEFINE_OBJECT(order, id, customer, rush, items, tags)
+
+// Integer fields of every width, for the range checks.
+struct widths {
+    std::int8_t tiny = 0;
+    int small = 0;
+    std::uint64_t big = 0;
+    std::int64_t wide = 0;
+    bool operator==(const widths&) const = default;
+};
+CORONET_DEFINE_OBJECT(widths, tiny, small, big, wide)
 
 order sample() {
     return {9'007'199'254'740'993u, // > 2^53: exact as a JSON integer, not a double
@@ -149,4 +159,42 @@ TEST_CASE("object_stream: an object over the limit is frame_too_large; unencodab
         CHECK(out.output.empty()); // nothing sent
     };
     test::run(main());
+}
+
+TEST_CASE("object_stream: integer fields are range-checked; a number that does not fit is "
+          "type_mismatch") {
+    // Found by fuzz/object_stream_fuzz: nlohmann's own conversion casts a float
+    // into an integer field unchecked, undefined behaviour for 1e300 (or for
+    // 2^64, which JSON text carries as a float). CORONET_DEFINE_OBJECT checks.
+    auto decode = [](std::string text) {
+        return decode_object<shop::widths>(std::as_bytes(std::span(text.data(), text.size())));
+    };
+    auto edges = decode(R"({"tiny": -128, "small": 2147483647, "big": 18446744073709551615,
+                            "wide": -9223372036854775808})");
+    REQUIRE(edges);
+    CHECK(*edges == shop::widths{-128, 2147483647, 18446744073709551615u, INT64_MIN});
+    auto floats = decode(R"({"tiny": 127.0, "small": -2.0, "big": 1e19,
+                             "wide": -9.223372036854775808e18})");
+    REQUIRE(floats); // integral values that fit, written as floats
+    CHECK(*floats == shop::widths{127, -2, 10'000'000'000'000'000'000u, INT64_MIN});
+    for (const char* bad : {
+             R"({"tiny": 128, "small": 0, "big": 0, "wide": 0})",
+             R"({"tiny": 0, "small": 2147483648, "big": 0, "wide": 0})",
+             R"({"tiny": 0, "small": -2147483649, "big": 0, "wide": 0})",
+             R"({"tiny": 0, "small": 1e300, "big": 0, "wide": 0})",
+             R"({"tiny": 0, "small": 2.5, "big": 0, "wide": 0})",
+             R"({"tiny": 0, "small": 0, "big": -1, "wide": 0})",
+             R"({"tiny": 0, "small": 0, "big": 18446744073709551616, "wide": 0})",
+             R"({"tiny": 0, "small": 0, "big": 0, "wide": 9223372036854775808})",
+             R"({"tiny": 0, "small": 0, "big": 0, "wide": 9.3e18})",
+             R"({"tiny": 0, "small": "1", "big": 0, "wide": 0})",
+             R"({"tiny": 0, "small": true, "big": 0, "wide": 0})",
+             R"({"tiny": 0, "small": null, "big": 0, "wide": 0})",
+             R"({"tiny": 0, "big": 0, "wide": 0})",
+         }) {
+        CAPTURE(bad);
+        auto r = decode(bad);
+        REQUIRE_FALSE(r);
+        CHECK(r.error() == error::type_mismatch);
+    }
 }
