@@ -94,7 +94,11 @@ detached run_detached(task<> t, cancel_scope&, detail::child_observer* observer)
 
 } // namespace
 
-event_loop::event_loop(loop_options options) {
+event_loop::event_loop(loop_options options)
+    : event_loop(options, std::make_shared<detail::loop_shared>()) {}
+
+event_loop::event_loop(loop_options options, std::shared_ptr<detail::loop_shared> shared)
+    : shared_(std::move(shared)) {
     if (owner_ != nullptr) throw std::logic_error("coronet: this thread already has a loop");
     backend_kind kind = options.backend ? *options.backend : configured_backend_kind();
     if (options.pool_buffer_size < 64 || options.pool_buffer_size > (1u << 20))
@@ -102,7 +106,6 @@ event_loop::event_loop(loop_options options) {
     if (options.pool_buffers < 1 || options.pool_buffers > 32768)
         throw std::invalid_argument("coronet: loop_options::pool_buffers must be 1 .. 32768");
     fast_paths_ = options.fast_paths ? *options.fast_paths : configured_fast_paths();
-    shared_ = std::make_shared<detail::loop_shared>();
     detail::backend_config config;
     config.fast_paths = fast_paths_;
     config.pool_buffer_size = options.pool_buffer_size;
@@ -110,6 +113,7 @@ event_loop::event_loop(loop_options options) {
     config.zero_copy_min = options.zero_copy_min;
     config.zero_copy_local = options.zero_copy_local;
     backend_ = detail::make_backend(kind, ready_, config, shared_->wake);
+    shared_->join_group_ring(backend_->msg_ring_fd());
     spawned_.prev = spawned_.next = &spawned_;
     owner_ = this;
 }

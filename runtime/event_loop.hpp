@@ -83,6 +83,7 @@ class event_loop;
 
 namespace detail {
 struct loop_access;
+struct loop_group_state;
 /// The loop running on this thread (event_loop::current()): set only while a
 /// loop runs or tears down.
 extern constinit thread_local event_loop* running_loop [[gnu::tls_model("initial-exec")]];
@@ -155,6 +156,10 @@ public:
 
 private:
     friend struct detail::loop_access;
+    friend struct detail::loop_group_state;
+    /// A loop whose mailbox (and handle) `shared` existed before it: a
+    /// member of a loop_group.
+    event_loop(loop_options options, std::shared_ptr<detail::loop_shared> shared);
     struct spawned_node {
         spawned_node* prev = nullptr;  ///< the previous entry
         spawned_node* next = nullptr;  ///< the next entry

@@ -3,6 +3,8 @@
 #include "coronet/runtime/detail/backend.hpp"
 #include "coronet/runtime/detail/loop_access.hpp"
 
+#include <cstdio>
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace coronet {
@@ -91,15 +93,25 @@ void cancel_remote(void* p) noexcept {
 } // namespace
 
 loop_shared::~loop_shared() {
-    if (ring_fd >= 0) ::close(ring_fd);
+    if (int fd = ring_fd.load(std::memory_order_relaxed); fd >= 0) ::close(fd);
+}
+
+// A duplicate, so the ring a MSG_RING names lives as long as this record
+// (the group), even after its loop is gone: a late wakeup lands in a ring
+// nobody reads, never in a reused fd.
+void loop_shared::join_group_ring(int msg_ring_fd) noexcept {
+    if (msg_ring_fd < 0 || group == nullptr) return;
+    int fd = ::fcntl(msg_ring_fd, F_DUPFD_CLOEXEC, 0);
+    if (fd >= 0) ring_fd.store(fd, std::memory_order_release);
 }
 
 void notify(loop_shared& target) noexcept {
     event_loop* self = running_loop;
-    if (self != nullptr && target.ring_fd >= 0 && target.group != nullptr &&
-        target.group == loop_access::shared(*self).group &&
-        loop_access::io(*self).send_msg_ring(target.ring_fd, target.wake))
-        return;
+    if (self != nullptr && target.group != nullptr &&
+        target.group == loop_access::shared(*self).group) {
+        int fd = target.ring_fd.load(std::memory_order_acquire);
+        if (fd >= 0 && loop_access::io(*self).send_msg_ring(fd, target.wake)) return;
+    }
     target.wake.signal();
 }
 

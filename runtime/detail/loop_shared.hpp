@@ -28,12 +28,14 @@ struct loop_shared {
     /// A dup of the loop's io_uring ring fd when its kernel has MSG_RING (-1
     /// otherwise): another io_uring loop of the same group wakes this one by
     /// a MSG_RING from its own ring, batched into its next io_uring_enter.
-    int ring_fd = -1;
+    std::atomic<int> ring_fd{-1};
     /// The group this loop belongs to (null for a lone loop): MSG_RING is
     /// used only between loops of one group, which outlives all of them.
     loop_group_state* group = nullptr;
     /// Connections handed to this loop and not finished yet (least-loaded).
     std::atomic<std::size_t> load{0};
+    /// Set by the loop once it has joined `group` (made its MSG_RING target).
+    void join_group_ring(int msg_ring_fd) noexcept;
 };
 
 /// Wakes the loop behind `target` after a push that found its box empty:
