@@ -86,11 +86,6 @@ TEST_CASE("tcp_listener: closing the listener cancels a pending accept") {
 
 namespace {
 
-bool has_feature(std::string_view name) {
-    std::string all = " " + current_loop().backend_features() + " ";
-    return all.find(" " + std::string(name) + " ") != std::string::npos;
-}
-
 // Connects `n` clients to `l` without accepting them, after one accepted
 // connection (on io_uring with fast paths that accept arms the multishot
 // accept, which then takes every new connection off the backlog with
@@ -102,7 +97,7 @@ task<std::vector<tcp_stream>> queue_connections(tcp_listener& l, int n) {
     std::vector<tcp_stream> clients;
     for (int i = 0; i < n; ++i)
         clients.push_back((co_await tcp_stream::connect(l.local_address())).value());
-    if (has_feature("multishot_accept")) {
+    if (test::has_feature("multishot_accept")) {
         // The multishot accept installs a server-side fd for each one.
         const std::size_t want = base + 2 * static_cast<std::size_t>(n);
         for (int i = 0; i < 100'000 && test::open_fds() < want; ++i)

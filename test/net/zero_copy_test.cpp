@@ -25,9 +25,8 @@ namespace {
 
 bool zero_copy_active() {
     auto& loop = current_loop();
-    std::string all = " " + loop.backend_features() + " ";
     return loop.backend() == backend_kind::io_uring && loop.fast_paths() &&
-           all.find(" send_zc ") != std::string::npos;
+           test::has_feature(loop, "send_zc");
 }
 
 task<> read_all(tcp_stream& s, std::vector<std::byte>& out, std::size_t expect, bool& done) {
