@@ -6,6 +6,7 @@
 
 #include <coronet/net/tcp_listener.hpp>
 #include <coronet/net/tcp_stream.hpp>
+#include <coronet/runtime/cancel_scope.hpp>
 #include <coronet/runtime/detail/loop_access.hpp>
 #include <coronet/runtime/event_loop.hpp>
 #include <coronet/runtime/timer.hpp>
@@ -88,6 +89,13 @@ inline coronet::task<> yield_turns(int turns) {
         co_await coronet::sleep_for(std::chrono::milliseconds(0));
 }
 
+/// Cancels `s` after `turns` trips through the loop (spawn it beside the
+/// operation `s` runs).
+inline coronet::task<> cancel_after(coronet::cancel_scope& s, int turns) {
+    co_await yield_turns(turns);
+    s.cancel();
+}
+
 /// Whether `a` and `b` hold the same bytes.
 inline bool same_bytes(std::span<const std::byte> a, std::span<const std::byte> b) {
     return std::equal(a.begin(), a.end(), b.begin(), b.end());
@@ -137,8 +145,10 @@ inline coronet::task<bool> recv_exactly(coronet::tcp_stream& s, std::span<std::b
     co_return got == buf.size();
 }
 
-/// Echoes until EOF or error (the server side of most tests).
-inline coronet::task<> echo(coronet::tcp_stream s) {
+/// Echoes until EOF or error (the server side of most tests), on any
+/// stream type (tcp_stream, unix_stream).
+template <class Stream>
+coronet::task<> echo(Stream s) {
     std::byte buf[16384];
     for (;;) {
         auto n = co_await s.recv(buf);

@@ -222,9 +222,7 @@ TEST_CASE("stream_reader: a second read while one is pending is a logic_error") 
             st = true; // the read below runs until it waits for data
             CHECK((co_await r.read_line()).value() == "x\n");
         }(reader, started));
-        for (int i = 0; i < 100 && !started; ++i)
-            co_await sleep_for(0ms);
-        REQUIRE(started);
+        REQUIRE(co_await test::yield_until([&] { return started; }, 100));
         bool threw = false;
         try {
             auto r = co_await reader.read_exactly(1);

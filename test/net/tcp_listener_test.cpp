@@ -76,9 +76,7 @@ TEST_CASE("tcp_listener: closing the listener cancels a pending accept") {
         }(l, got, done));
         co_await sleep_for(1ms);
         l.close();
-        for (int i = 0; i < 100 && !done; ++i)
-            co_await sleep_for(0ms);
-        CHECK(done);
+        CHECK(co_await test::yield_until([&] { return done; }, 100));
         CHECK(got == std::errc::operation_canceled);
     };
     test::run(main());
@@ -100,8 +98,7 @@ task<std::vector<tcp_stream>> queue_connections(tcp_listener& l, int n) {
     if (test::has_feature("multishot_accept")) {
         // The multishot accept installs a server-side fd for each one.
         const std::size_t want = base + 2 * static_cast<std::size_t>(n);
-        for (int i = 0; i < 100'000 && test::open_fds() < want; ++i)
-            co_await sleep_for(0ms);
+        co_await test::yield_until([&] { return test::open_fds() >= want; }, 100'000);
         CHECK(test::open_fds() == want);
     }
     co_return clients;

@@ -12,9 +12,7 @@ using namespace std::chrono_literals;
 
 TEST_CASE("timeout: a recv with no data times out; the stream stays usable") {
     auto main = []() -> task<> {
-        auto l = test::listen_loopback();
-        auto c = (co_await tcp_stream::connect(l.local_address())).value();
-        auto s = (co_await l.accept()).value();
+        auto [c, s] = co_await test::connect_pair();
         std::byte buf[8];
         auto t0 = clock::now();
         auto r = co_await with_timeout(20ms, c.recv(buf));
