@@ -1,16 +1,24 @@
 #pragma once
 // Helpers shared by coronet's tests: running a task on a fresh loop, a
-// loopback listener on port 0, and counting the process's open fds.
+// loopback listener on port 0 and connected stream pairs, bounded trips
+// through the loop, backend feature checks, and counting the process's
+// open fds.
 
 #include <coronet/net/tcp_listener.hpp>
 #include <coronet/net/tcp_stream.hpp>
+#include <coronet/runtime/cancel_scope.hpp>
 #include <coronet/runtime/detail/loop_access.hpp>
 #include <coronet/runtime/event_loop.hpp>
+#include <coronet/runtime/timer.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <dirent.h>
+#include <doctest/doctest.h>
 #include <span>
 #include <string>
+#include <string_view>
 #include <sys/resource.h>
 #include <vector>
 
@@ -26,6 +34,71 @@ T run(coronet::task<T> t) {
 inline coronet::tcp_listener listen_loopback(bool v6 = false) {
     auto a = v6 ? coronet::socket_address::loopback_v6() : coronet::socket_address::loopback_v4();
     return coronet::tcp_listener::bind(a).value();
+}
+
+/// A connected loopback TCP pair: `client` connected, `server` accepted.
+struct stream_pair {
+    coronet::tcp_stream client;
+    coronet::tcp_stream server;
+};
+
+/// Connects a client to `l` and accepts it; throws (failing the test) if
+/// either side fails.
+inline coronet::task<stream_pair> connect_pair(coronet::tcp_listener& l) {
+    auto c = (co_await coronet::tcp_stream::connect(l.local_address())).value();
+    auto s = (co_await l.accept()).value();
+    co_return stream_pair{std::move(c), std::move(s)};
+}
+
+/// Whether connect_pair() sets TCP_NODELAY on the server side.
+enum class server_nodelay : bool { off, on };
+
+/// A pair over a listener of its own on 127.0.0.1, port 0 (closed once the
+/// pair is connected). With server_nodelay::on, the server side gets
+/// TCP_NODELAY, checked to succeed.
+inline coronet::task<stream_pair> connect_pair(server_nodelay nodelay = server_nodelay::off) {
+    auto l = listen_loopback();
+    auto p = co_await connect_pair(l);
+    if (nodelay == server_nodelay::on) CHECK(p.server.set_nodelay(true));
+    co_return p;
+}
+
+/// Whether `loop` has backend feature `name` (a word of backend_features()).
+inline bool has_feature(const coronet::event_loop& loop, std::string_view name) {
+    std::string all = " " + loop.backend_features() + " ";
+    return all.find(" " + std::string(name) + " ") != std::string::npos;
+}
+
+/// Whether the running loop has backend feature `name`.
+inline bool has_feature(std::string_view name) {
+    return has_feature(coronet::current_loop(), name);
+}
+
+/// Yields to the loop until `done()` holds, at most `turns` loop trips;
+/// returns done().
+template <class F>
+coronet::task<bool> yield_until(F done, int turns = 200'000) {
+    for (int i = 0; i < turns && !done(); ++i)
+        co_await coronet::sleep_for(std::chrono::milliseconds(0));
+    co_return done();
+}
+
+/// `turns` trips through the loop (to show that something does NOT happen).
+inline coronet::task<> yield_turns(int turns) {
+    for (int i = 0; i < turns; ++i)
+        co_await coronet::sleep_for(std::chrono::milliseconds(0));
+}
+
+/// Cancels `s` after `turns` trips through the loop (spawn it beside the
+/// operation `s` runs).
+inline coronet::task<> cancel_after(coronet::cancel_scope& s, int turns) {
+    co_await yield_turns(turns);
+    s.cancel();
+}
+
+/// Whether `a` and `b` hold the same bytes.
+inline bool same_bytes(std::span<const std::byte> a, std::span<const std::byte> b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end());
 }
 
 /// Open file descriptors of this process.
@@ -72,8 +145,10 @@ inline coronet::task<bool> recv_exactly(coronet::tcp_stream& s, std::span<std::b
     co_return got == buf.size();
 }
 
-/// Echoes until EOF or error (the server side of most tests).
-inline coronet::task<> echo(coronet::tcp_stream s) {
+/// Echoes until EOF or error (the server side of most tests), on any
+/// stream type (tcp_stream, unix_stream).
+template <class Stream>
+coronet::task<> echo(Stream s) {
     std::byte buf[16384];
     for (;;) {
         auto n = co_await s.recv(buf);

@@ -18,19 +18,6 @@ using test::text_of;
 
 namespace {
 
-struct connection {
-    tcp_stream client;
-    tcp_stream server;
-};
-
-task<connection> connect_pair() {
-    auto l = test::listen_loopback();
-    auto c = (co_await tcp_stream::connect(l.local_address())).value();
-    auto s = (co_await l.accept()).value();
-    CHECK(s.set_nodelay(true));
-    co_return connection{std::move(c), std::move(s)};
-}
-
 std::string frame(std::string_view payload) {
     auto h = encode_frame_header(payload.size());
     return text_of(h) + std::string(payload);
@@ -61,7 +48,7 @@ TEST_CASE("framing: the wire format is a 4-byte big-endian length, then the payl
 TEST_CASE("framing: frames of 0 bytes, 1 byte and the maximum round-trip over TCP") {
     auto main = []() -> task<> {
         constexpr std::size_t max = 1000;
-        auto [c, s] = co_await connect_pair();
+        auto [c, s] = co_await test::connect_pair(test::server_nodelay::on);
         stream_reader reader(c, max + frame_header_size); // just big enough
         auto biggest = test::pattern(max, 4);
         CHECK(co_await send_message(s, std::string_view{}));
@@ -81,7 +68,7 @@ TEST_CASE("framing: frames of 0 bytes, 1 byte and the maximum round-trip over TC
 
 TEST_CASE("framing: an oversized frame is an error that consumes and closes nothing") {
     auto main = []() -> task<> {
-        auto [c, s] = co_await connect_pair();
+        auto [c, s] = co_await test::connect_pair(test::server_nodelay::on);
         stream_reader reader(c, 4096);
         CHECK(co_await send_message(s, std::string(101, 'y')));
         auto r = co_await recv_message(reader, 100);
@@ -130,7 +117,7 @@ TEST_CASE("framing: truncated frames at EOF are unexpected_eof; a clean end is e
 
 TEST_CASE("framing: frames sent one byte at a time over TCP are reassembled") {
     auto main = []() -> task<> {
-        auto [c, s] = co_await connect_pair();
+        auto [c, s] = co_await test::connect_pair(test::server_nodelay::on);
         stream_reader reader(c, 64);
         std::string wire;
         for (std::size_t n = 0; n <= 20; ++n)
@@ -170,7 +157,7 @@ TEST_CASE("framing: any packet split and a small buffer give the same frames") {
 
 TEST_CASE("framing: a timed-out recv_message mid-frame loses nothing") {
     auto main = []() -> task<> {
-        auto [c, s] = co_await connect_pair();
+        auto [c, s] = co_await test::connect_pair(test::server_nodelay::on);
         stream_reader reader(c);
         std::string f = frame("complete frame");
         CHECK(co_await s.send_all(std::string_view(f).substr(0, 2))); // half a header

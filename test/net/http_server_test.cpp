@@ -45,13 +45,6 @@ std::size_t count(const std::string& s, std::string_view what) {
     return n;
 }
 
-task<std::pair<tcp_stream, tcp_stream>> connect_pair() {
-    auto l = test::listen_loopback();
-    auto c = (co_await tcp_stream::connect(l.local_address())).value();
-    auto s = (co_await l.accept()).value();
-    co_return std::pair{std::move(c), std::move(s)};
-}
-
 } // namespace
 
 TEST_CASE("http server: pipelined requests, any packet boundaries, answered in order") {
@@ -139,7 +132,7 @@ TEST_CASE("http server: write_response for HEAD and Connection: close, and rejec
 
 TEST_CASE("http server: the idle timeout, and a request deadline that a trickle cannot stretch") {
     auto main = []() -> task<> {
-        auto [client, server] = co_await connect_pair();
+        auto [client, server] = co_await test::connect_pair();
         CHECK(client.set_nodelay(true));
         stream_reader reader(server);
         stream_writer writer(server);
@@ -180,7 +173,7 @@ TEST_CASE("http server: the idle timeout, and a request deadline that a trickle 
 
 TEST_CASE("http server: a request and its answer over TCP") {
     auto main = []() -> task<> {
-        auto [client, server] = co_await connect_pair();
+        auto [client, server] = co_await test::connect_pair();
         auto serve = [](tcp_stream s) -> task<std::error_code> { // closes s when it returns
             stream_reader reader(s);
             stream_writer writer(s);

@@ -19,20 +19,10 @@ using test::text_of;
 static_assert(byte_stream<tcp_stream>);
 static_assert(!byte_stream<int>);
 
+// In the TCP tests, `auto [c, s] = co_await test::connect_pair(...)`: the
+// reader reads c (the client side); s (the server side) is the peer.
+
 namespace {
-
-struct connection {
-    tcp_stream client; // the reader's side
-    tcp_stream server; // the peer
-};
-
-task<connection> connect_pair() {
-    auto l = test::listen_loopback();
-    auto c = (co_await tcp_stream::connect(l.local_address())).value();
-    auto s = (co_await l.accept()).value();
-    CHECK(s.set_nodelay(true));
-    co_return connection{std::move(c), std::move(s)};
-}
 
 // Sends every byte with its own send_all, letting the reader run in between.
 task<> send_bytewise(tcp_stream& s, std::string text) {
@@ -46,7 +36,7 @@ task<> send_bytewise(tcp_stream& s, std::string text) {
 
 TEST_CASE("stream_reader: lines and blocks sent one byte at a time over TCP") {
     auto main = []() -> task<> {
-        auto [c, s] = co_await connect_pair();
+        auto [c, s] = co_await test::connect_pair(test::server_nodelay::on);
         stream_reader reader(c, 64);
         task_group g;
         g.spawn(send_bytewise(s, "first line\nsecond\r\nHEAD1234tail\n\nlast\n"));
@@ -111,7 +101,7 @@ TEST_CASE("stream_reader: read_until honours max; nothing is consumed on line_to
 
 TEST_CASE("stream_reader: an over-long line is an error; the buffer never grows") {
     auto main = []() -> task<> {
-        auto [c, s] = co_await connect_pair();
+        auto [c, s] = co_await test::connect_pair(test::server_nodelay::on);
         stream_reader reader(c, 32);
         CHECK(co_await s.send_all(std::string(100, 'x') + "\nnext\n"));
         int errors = 0;
@@ -135,7 +125,7 @@ TEST_CASE("stream_reader: an over-long line is an error; the buffer never grows"
 
 TEST_CASE("stream_reader: partial data survives a timed-out read_exactly") {
     auto main = []() -> task<> {
-        auto [c, s] = co_await connect_pair();
+        auto [c, s] = co_await test::connect_pair(test::server_nodelay::on);
         stream_reader reader(c);
         CHECK(co_await s.send_all("012345"));
         auto r = co_await with_timeout(20ms, reader.read_exactly(10));
@@ -157,7 +147,7 @@ TEST_CASE("stream_reader: partial data survives a timed-out read_exactly") {
 
 TEST_CASE("stream_reader: a read cancelled after 6 of 10 bytes leaves them to the next read") {
     auto main = []() -> task<> {
-        auto [c, s] = co_await connect_pair();
+        auto [c, s] = co_await test::connect_pair(test::server_nodelay::on);
         test::hooked_stream hc(c);
         stream_reader reader(hc);
         cancel_scope scope;
@@ -180,7 +170,7 @@ TEST_CASE("stream_reader: a read cancelled after 6 of 10 bytes leaves them to th
 
 TEST_CASE("stream_reader: EOF: unexpected_eof keeps the partial data, then end_of_stream") {
     auto main = []() -> task<> {
-        auto [c, s] = co_await connect_pair();
+        auto [c, s] = co_await test::connect_pair(test::server_nodelay::on);
         stream_reader reader(c);
         CHECK(co_await s.send_all("abc"));
         s.close();
@@ -224,7 +214,7 @@ TEST_CASE("stream_reader: read_some returns buffered bytes first; fill peeks") {
 
 TEST_CASE("stream_reader: a second read while one is pending is a logic_error") {
     auto main = []() -> task<> {
-        auto [c, s] = co_await connect_pair();
+        auto [c, s] = co_await test::connect_pair(test::server_nodelay::on);
         stream_reader reader(c);
         bool started = false;
         task_group g;
@@ -232,9 +222,7 @@ TEST_CASE("stream_reader: a second read while one is pending is a logic_error") 
             st = true; // the read below runs until it waits for data
             CHECK((co_await r.read_line()).value() == "x\n");
         }(reader, started));
-        for (int i = 0; i < 100 && !started; ++i)
-            co_await sleep_for(0ms);
-        REQUIRE(started);
+        REQUIRE(co_await test::yield_until([&] { return started; }, 100));
         bool threw = false;
         try {
             auto r = co_await reader.read_exactly(1);

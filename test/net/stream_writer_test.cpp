@@ -102,9 +102,7 @@ TEST_CASE("stream_writer: a failed write takes none of its bytes; a failed flush
 
 TEST_CASE("stream_writer: 1 MiB in 1000-byte writes over TCP arrives intact") {
     auto main = []() -> task<> {
-        auto l = test::listen_loopback();
-        auto c = (co_await tcp_stream::connect(l.local_address())).value();
-        auto s = (co_await l.accept()).value();
+        auto [c, s] = co_await test::connect_pair();
         auto data = test::pattern(1 << 20, 5);
         std::vector<std::byte> got;
         task_group g;
@@ -124,8 +122,7 @@ TEST_CASE("stream_writer: a timed-out flush resumes exactly where it stopped") {
     auto main = []() -> task<> {
         auto l = test::listen_loopback();
         set_buffer(l.native_handle(), SO_RCVBUF, 64 << 10); // inherited by the accepted socket
-        auto c = (co_await tcp_stream::connect(l.local_address())).value();
-        auto s = (co_await l.accept()).value();
+        auto [c, s] = co_await test::connect_pair(l);
         set_buffer(c.native_handle(), SO_SNDBUF, 64 << 10);
         auto data = test::pattern(8 << 20, 9); // far more than both kernel buffers
         stream_writer writer(c, data.size());
@@ -152,8 +149,7 @@ TEST_CASE("stream_writer: a second write while a flush is pending is a logic_err
     auto main = []() -> task<> {
         auto l = test::listen_loopback();
         set_buffer(l.native_handle(), SO_RCVBUF, 64 << 10);
-        auto c = (co_await tcp_stream::connect(l.local_address())).value();
-        auto s = (co_await l.accept()).value();
+        auto [c, s] = co_await test::connect_pair(l);
         set_buffer(c.native_handle(), SO_SNDBUF, 64 << 10);
         auto data = test::pattern(8 << 20, 2);
         stream_writer writer(c, data.size());
@@ -164,9 +160,7 @@ TEST_CASE("stream_writer: a second write while a flush is pending is a logic_err
             st = true; // the flush below runs until the kernel buffers are full
             CHECK(co_await w.flush());
         }(writer, started));
-        for (int i = 0; i < 100 && !started; ++i)
-            co_await sleep_for(0ms);
-        REQUIRE(started);
+        REQUIRE(co_await test::yield_until([&] { return started; }, 100));
         bool threw = false;
         try {
             auto r = co_await writer.write("x");

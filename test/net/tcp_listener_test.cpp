@@ -76,20 +76,13 @@ TEST_CASE("tcp_listener: closing the listener cancels a pending accept") {
         }(l, got, done));
         co_await sleep_for(1ms);
         l.close();
-        for (int i = 0; i < 100 && !done; ++i)
-            co_await sleep_for(0ms);
-        CHECK(done);
+        CHECK(co_await test::yield_until([&] { return done; }, 100));
         CHECK(got == std::errc::operation_canceled);
     };
     test::run(main());
 }
 
 namespace {
-
-bool has_feature(std::string_view name) {
-    std::string all = " " + current_loop().backend_features() + " ";
-    return all.find(" " + std::string(name) + " ") != std::string::npos;
-}
 
 // Connects `n` clients to `l` without accepting them, after one accepted
 // connection (on io_uring with fast paths that accept arms the multishot
@@ -102,11 +95,10 @@ task<std::vector<tcp_stream>> queue_connections(tcp_listener& l, int n) {
     std::vector<tcp_stream> clients;
     for (int i = 0; i < n; ++i)
         clients.push_back((co_await tcp_stream::connect(l.local_address())).value());
-    if (has_feature("multishot_accept")) {
+    if (test::has_feature("multishot_accept")) {
         // The multishot accept installs a server-side fd for each one.
         const std::size_t want = base + 2 * static_cast<std::size_t>(n);
-        for (int i = 0; i < 100'000 && test::open_fds() < want; ++i)
-            co_await sleep_for(0ms);
+        co_await test::yield_until([&] { return test::open_fds() >= want; }, 100'000);
         CHECK(test::open_fds() == want);
     }
     co_return clients;

@@ -62,9 +62,7 @@ TEST_CASE("tcp_stream: a refused connection is an error result, and throws via v
 
 TEST_CASE("tcp_stream: EOF is a 0-byte result") {
     auto main = []() -> task<> {
-        auto l = test::listen_loopback();
-        auto c = (co_await tcp_stream::connect(l.local_address())).value();
-        auto s = (co_await l.accept()).value();
+        auto [c, s] = co_await test::connect_pair();
         s.close();
         std::byte buf[16];
         auto n = co_await c.recv(buf);
@@ -76,9 +74,7 @@ TEST_CASE("tcp_stream: EOF is a 0-byte result") {
 
 TEST_CASE("tcp_stream: half-close: the peer reads EOF and can still answer") {
     auto main = []() -> task<> {
-        auto l = test::listen_loopback();
-        auto c = (co_await tcp_stream::connect(l.local_address())).value();
-        auto s = (co_await l.accept()).value();
+        auto [c, s] = co_await test::connect_pair();
         auto data = test::pattern(100'000);
         CHECK(co_await c.send_all(data));
         CHECK(c.shutdown(SHUT_WR));
@@ -100,9 +96,7 @@ TEST_CASE("tcp_stream: half-close: the peer reads EOF and can still answer") {
 
 TEST_CASE("tcp_stream: a peer reset mid-stream is connection_reset, and sends never SIGPIPE") {
     auto main = []() -> task<> {
-        auto l = test::listen_loopback();
-        auto c = (co_await tcp_stream::connect(l.local_address())).value();
-        auto s = (co_await l.accept()).value();
+        auto [c, s] = co_await test::connect_pair();
         CHECK(co_await c.send_all("some bytes the server never reads"));
         linger hard{1, 0}; // close with RST
         ::setsockopt(s.native_handle(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
@@ -141,9 +135,7 @@ TEST_CASE("tcp_stream: 8 MiB written and read concurrently arrive intact") {
 
 TEST_CASE("tcp_stream: send reports a partial count, send_all an empty buffer succeeds") {
     auto main = []() -> task<> {
-        auto l = test::listen_loopback();
-        auto c = (co_await tcp_stream::connect(l.local_address())).value();
-        auto s = (co_await l.accept()).value();
+        auto [c, s] = co_await test::connect_pair();
         auto n = co_await c.send("abc");
         REQUIRE(n);
         CHECK(*n == 3);
@@ -157,8 +149,7 @@ TEST_CASE("tcp_stream: send reports a partial count, send_all an empty buffer su
 TEST_CASE("tcp_stream: closing a stream cancels a pending recv; its fd number is reused safely") {
     auto main = []() -> task<> {
         auto l = test::listen_loopback();
-        auto c = (co_await tcp_stream::connect(l.local_address())).value();
-        auto s = (co_await l.accept()).value();
+        auto [c, s] = co_await test::connect_pair(l);
         std::error_code got;
         bool done = false;
         std::byte buf[16];
@@ -170,9 +161,7 @@ TEST_CASE("tcp_stream: closing a stream cancels a pending recv; its fd number is
         co_await sleep_for(1ms);
         int old_fd = c.native_handle();
         c.close();
-        for (int i = 0; i < 100 && !done; ++i)
-            co_await sleep_for(0ms);
-        CHECK(done);
+        CHECK(co_await test::yield_until([&] { return done; }, 100));
         CHECK(got == std::errc::operation_canceled);
         // The next socket takes the same fd number and works normally.
         auto c2 = (co_await tcp_stream::connect(l.local_address())).value();

@@ -298,14 +298,10 @@ TEST_CASE("udp_socket: closing a socket cancels a pending recv_from") {
             e = r.error();
             fin = true;
         }(s, buf, got, started, done));
-        for (int i = 0; i < 100 && !started; ++i)
-            co_await sleep_for(0ms);
-        REQUIRE(started);
+        REQUIRE(co_await test::yield_until([&] { return started; }, 100));
         REQUIRE_FALSE(done);
         s.close();
-        for (int i = 0; i < 100 && !done; ++i)
-            co_await sleep_for(0ms);
-        CHECK(done);
+        CHECK(co_await test::yield_until([&] { return done; }, 100));
         CHECK(got == std::errc::operation_canceled);
     };
     test::run(main());

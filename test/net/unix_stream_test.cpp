@@ -47,22 +47,11 @@ std::string unique_abstract_name() {
     return "@coronet-test-" + std::to_string(::getpid()) + "-" + std::to_string(++n);
 }
 
-// The same echo for every stream type: what generic code looks like.
-template <class Stream>
-task<> echo(Stream s) {
-    std::byte buf[4096];
-    for (;;) {
-        auto n = co_await s.recv(buf);
-        if (!n || *n == 0) co_return;
-        if (!co_await s.send_all(std::span(buf, *n))) co_return;
-    }
-}
-
 template <class Listener, class Connect>
 task<std::string> round_trip(Listener& l, Connect connect_fn, std::string text) {
     auto accepted = [](Listener& listener) -> task<> {
         auto s = co_await listener.accept();
-        if (s) co_await echo(std::move(*s));
+        if (s) co_await test::echo(std::move(*s)); // generic: any stream type
     };
     spawn(accepted(l));
     auto conn = co_await connect_fn();
@@ -107,7 +96,7 @@ TEST_CASE("unix_stream: echo over an abstract name; addresses on both sides") {
             CHECK(s.peer_address().is_unnamed()); // the client did not bind
             CHECK(s.local_address().value() == listener.local_address());
             CHECK(s.peer_credentials().value().pid == ::getpid());
-            co_await echo(std::move(s));
+            co_await test::echo(std::move(s));
         }(l));
         auto c = (co_await unix_stream::connect(name)).value();
         CHECK(c.peer_address().to_string() == name);

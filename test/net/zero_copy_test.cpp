@@ -25,9 +25,8 @@ namespace {
 
 bool zero_copy_active() {
     auto& loop = current_loop();
-    std::string all = " " + loop.backend_features() + " ";
     return loop.backend() == backend_kind::io_uring && loop.fast_paths() &&
-           all.find(" send_zc ") != std::string::npos;
+           test::has_feature(loop, "send_zc");
 }
 
 task<> read_all(tcp_stream& s, std::vector<std::byte>& out, std::size_t expect, bool& done) {
@@ -52,9 +51,7 @@ task<> pooled_read_all(tcp_stream& s, std::vector<std::byte>& out, std::size_t e
 // send_all of `size` bytes while a reader reads concurrently; returns the
 // zero-copy sends counted during it.
 task<std::uint64_t> big_send(std::size_t size, bool pooled_reader) {
-    auto l = test::listen_loopback();
-    auto c = (co_await tcp_stream::connect(l.local_address())).value();
-    auto s = (co_await l.accept()).value();
+    auto [c, s] = co_await test::connect_pair();
     auto data = test::pattern(size, 23);
     std::vector<std::byte> got;
     got.reserve(size);
@@ -66,9 +63,7 @@ task<std::uint64_t> big_send(std::size_t size, bool pooled_reader) {
     auto before = current_loop().stats().zero_copy_sends;
     CHECK(co_await c.send_all(data));
     auto zc = current_loop().stats().zero_copy_sends - before;
-    for (int i = 0; i < 1'000'000 && !done; ++i)
-        co_await sleep_for(0ms);
-    CHECK(done);
+    CHECK(co_await test::yield_until([&] { return done; }, 1'000'000));
     CHECK(got.size() == data.size());
     CHECK(got == data);
     // A few small sends after the big one (below zero_copy_min) still work.
@@ -121,9 +116,7 @@ TEST_CASE("zero_copy: local peers get plain sends unless zero_copy_local is set"
 TEST_CASE("zero_copy: sends below zero_copy_min stay plain") {
     loop_options o{.zero_copy_min = 1 << 20, .zero_copy_local = true};
     auto main = []() -> task<std::uint64_t> {
-        auto l = test::listen_loopback();
-        auto c = (co_await tcp_stream::connect(l.local_address())).value();
-        auto s = (co_await l.accept()).value();
+        auto [c, s] = co_await test::connect_pair();
         auto chunk = test::pattern(64 * 1024, 4);
         std::vector<std::byte> back(chunk.size());
         auto before = current_loop().stats().zero_copy_sends;
@@ -140,9 +133,7 @@ TEST_CASE("zero_copy: sends below zero_copy_min stay plain") {
 TEST_CASE("zero_copy: send (not send_all) reports what the kernel took, zero-copy or not") {
     loop_options o{.zero_copy_min = 16384, .zero_copy_local = true};
     auto main = []() -> task<> {
-        auto l = test::listen_loopback();
-        auto c = (co_await tcp_stream::connect(l.local_address())).value();
-        auto s = (co_await l.accept()).value();
+        auto [c, s] = co_await test::connect_pair();
         auto data = test::pattern(256 * 1024, 6);
         std::vector<std::byte> got;
         bool done = false;
@@ -155,8 +146,7 @@ TEST_CASE("zero_copy: send (not send_all) reports what the kernel took, zero-cop
             off += *n;
         }
         CHECK(off == data.size());
-        for (int i = 0; i < 1'000'000 && !done; ++i)
-            co_await sleep_for(0ms);
+        co_await test::yield_until([&] { return done; }, 1'000'000);
         CHECK(got == data);
     };
     coronet::run(main(), o);
@@ -166,9 +156,7 @@ TEST_CASE("zero_copy: a zero-copy send_all cut short by a reset peer fails clean
     loop_options o{.zero_copy_min = 16384, .zero_copy_local = true};
     auto before = test::open_fds();
     auto main = []() -> task<> {
-        auto l = test::listen_loopback();
-        auto c = (co_await tcp_stream::connect(l.local_address())).value();
-        auto s = (co_await l.accept()).value();
+        auto [c, s] = co_await test::connect_pair();
         // The peer reads a little, then resets the connection.
         bool done = false;
         spawn([](tcp_stream& peer, bool& d) -> task<> {
@@ -215,26 +203,20 @@ TEST_CASE("zero_copy: a cancelled send_all ends at once; plain sends deliver byt
     // delivers exactly bytes_sent().
     loop_options o{.zero_copy_min = 16384, .zero_copy_local = true};
     auto main = []() -> task<> {
-        auto l = test::listen_loopback();
-        auto c = (co_await tcp_stream::connect(l.local_address())).value();
-        auto s = (co_await l.accept()).value();
+        auto [c, s] = co_await test::connect_pair();
         auto big = test::pattern(32 << 20, 12); // more than the socket buffers hold
         cancel_scope scope;
         bool started = false, finished = false;
         std::error_code err;
         std::size_t sent = 0;
         spawn(cancellable_send(c, scope, big, started, finished, err, sent));
-        for (int i = 0; i < 1000 && !started; ++i)
-            co_await sleep_for(0ms);
-        REQUIRE(started);
-        for (int i = 0; i < 20; ++i) // let the send fill the socket buffers
-            co_await sleep_for(0ms);
+        REQUIRE(co_await test::yield_until([&] { return started; }, 1000));
+        co_await test::yield_turns(20); // let the send fill the socket buffers
         scope.cancel();
         std::vector<std::byte> got;
         bool done = false;
         spawn(read_all(s, got, big.size(), done)); // reads until EOF (the sender shuts down)
-        for (int i = 0; i < 1'000'000 && !(done && finished); ++i)
-            co_await sleep_for(0ms);
+        co_await test::yield_until([&] { return done && finished; }, 1'000'000);
         REQUIRE(finished);
         REQUIRE(done);
         CHECK(err == std::errc::operation_canceled);
@@ -263,10 +245,8 @@ task<> send_until_closed(tcp_stream& c, std::span<const std::byte> data, bool& f
 // Closes `c` once its send is in flight (and has had turns to fill the
 // socket buffers). Yields, never sleeps; bounded.
 task<> close_when_sending(tcp_stream& c) {
-    for (int i = 0; i < 1000 && current_loop().stats().in_flight == 0; ++i)
-        co_await sleep_for(0ms);
-    for (int i = 0; i < 20; ++i)
-        co_await sleep_for(0ms);
+    co_await test::yield_until([&] { return current_loop().stats().in_flight != 0; }, 1000);
+    co_await test::yield_turns(20);
     c.close();
 }
 
@@ -279,9 +259,7 @@ TEST_CASE("zero_copy: closing a socket whose send waits for a reader that never 
     auto main = []() -> task<> {
         auto before = test::open_fds();
         {
-            auto l = test::listen_loopback();
-            auto c = (co_await tcp_stream::connect(l.local_address())).value();
-            auto s = (co_await l.accept()).value(); // never read
+            auto [c, s] = co_await test::connect_pair(); // never read
             auto big = test::pattern(32 << 20, 7);
             bool finished = false;
             std::error_code err;

@@ -125,10 +125,6 @@ TEST_CASE("backend_kind: falls back to epoll when the kernel has no io_uring (EN
 
 namespace {
 
-bool has_word(const std::string& words, const char* w) {
-    return (" " + words + " ").find(std::string(" ") + w + " ") != std::string::npos;
-}
-
 // In a child: CORONET_FAST_PATHS=`value`; 0 if configured_fast_paths() and a
 // loop agree with `expected`.
 int fast_paths_child(const char* value, bool expected) {
@@ -140,7 +136,7 @@ int fast_paths_child(const char* value, bool expected) {
         // Plain mode: none of the optional kernel features.
         for (const char* f : {"multishot_accept", "multishot_recv", "provided_buffers", "send_zc",
                               "linked_timeout", "defer_taskrun", "registered_ring"})
-            if (has_word(loop.backend_features(), f)) return 4;
+            if (test::has_feature(loop, f)) return 4;
     }
     return loop.run_until_complete(echo_once()) == 0 ? 0 : 5;
 }

@@ -9,26 +9,13 @@
 using namespace coronet;
 using namespace std::chrono_literals;
 
-namespace {
-
-// Cancels `s` after `turns` trips through the loop.
-task<> cancel_after(cancel_scope& s, int turns) {
-    for (int i = 0; i < turns; ++i)
-        co_await sleep_for(0ms);
-    s.cancel();
-}
-
-} // namespace
-
 TEST_CASE("cancel_scope: cancels a pending recv; the stream stays usable") {
     auto main = []() -> task<> {
-        auto l = test::listen_loopback();
-        auto c = (co_await tcp_stream::connect(l.local_address())).value();
-        auto s = (co_await l.accept()).value();
+        auto [c, s] = co_await test::connect_pair();
         std::byte buf[8];
         cancel_scope scope;
         task_group g;
-        g.spawn(cancel_after(scope, 2));
+        g.spawn(test::cancel_after(scope, 2));
         auto r = co_await scope.run(c.recv(buf));
         co_await g.join();
         REQUIRE_FALSE(r);
@@ -63,7 +50,7 @@ TEST_CASE("cancel_scope: cancels accept, connect and sleep") {
         {
             cancel_scope scope;
             task_group g;
-            g.spawn(cancel_after(scope, 1));
+            g.spawn(test::cancel_after(scope, 1));
             auto a = co_await scope.run(l.accept());
             co_await g.join();
             CHECK(a.error() == std::errc::operation_canceled);
@@ -77,7 +64,7 @@ TEST_CASE("cancel_scope: cancels accept, connect and sleep") {
         {
             cancel_scope scope;
             task_group g;
-            g.spawn(cancel_after(scope, 1));
+            g.spawn(test::cancel_after(scope, 1));
             auto t0 = clock::now();
             auto r = co_await scope.run(sleep_for(1h));
             co_await g.join();
@@ -98,7 +85,7 @@ TEST_CASE("cancel_scope: nested scopes: the outer cancels the inner, not the rev
             CHECK(r.error() == std::errc::operation_canceled);
             CHECK_FALSE(o.cancelled()); // cancelling the inner left the outer alone
             task_group g;
-            g.spawn(cancel_after(o, 1));
+            g.spawn(test::cancel_after(o, 1));
             cancel_scope inner2;
             auto r2 = co_await inner2.run(sleep_for(1h)); // cancelled from the outside
             co_await g.join();
@@ -112,9 +99,7 @@ TEST_CASE("cancel_scope: nested scopes: the outer cancels the inner, not the rev
 
 TEST_CASE("cancel_scope: a result that completed before the cancel is delivered") {
     auto main = []() -> task<> {
-        auto l = test::listen_loopback();
-        auto c = (co_await tcp_stream::connect(l.local_address())).value();
-        auto s = (co_await l.accept()).value();
+        auto [c, s] = co_await test::connect_pair();
         CHECK(co_await s.send_all("data"));
         std::byte buf[8];
         cancel_scope scope;

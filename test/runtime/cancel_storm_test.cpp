@@ -66,12 +66,6 @@ void measure(const char* name, MakeStorm make) {
 
 constexpr int iterations = 10'000;
 
-task<> cancel_after(cancel_scope& s, int turns) {
-    for (int i = 0; i < turns; ++i)
-        co_await sleep_for(0ms);
-    s.cancel();
-}
-
 // Runs `op` in a scope cancelled after 0..3 loop turns (0: before it starts).
 template <class A>
 task<detail::await_result_t<A>> cancel_randomly(A op, std::mt19937& rng) {
@@ -79,7 +73,7 @@ task<detail::await_result_t<A>> cancel_randomly(A op, std::mt19937& rng) {
     int turns = static_cast<int>(rng() % 4);
     if (turns == 0) scope.cancel();
     task_group g;
-    if (turns > 0) g.spawn(cancel_after(scope, turns - 1));
+    if (turns > 0) g.spawn(test::cancel_after(scope, turns - 1));
     auto r = co_await scope.run(std::move(op));
     co_await g.join();
     co_return r;
@@ -90,9 +84,7 @@ task<detail::await_result_t<A>> cancel_randomly(A op, std::mt19937& rng) {
 TEST_CASE("cancel storm: recv loses no byte") {
     auto main = []() -> task<storm_stats> {
         std::mt19937 rng(42);
-        auto l = test::listen_loopback();
-        auto c = (co_await tcp_stream::connect(l.local_address())).value();
-        auto s = (co_await l.accept()).value();
+        auto [c, s] = co_await test::connect_pair();
         std::size_t sent = 0, received = 0, cancelled = 0;
         std::byte buf[64];
         for (int i = 0; i < iterations; ++i) {

@@ -30,9 +30,7 @@ TEST_CASE("stop_token: a stop requested on the loop thread cancels the wait") {
 
 TEST_CASE("stop_token: a stop requested from another thread cancels a pending recv") {
     auto main = []() -> task<> {
-        auto l = test::listen_loopback();
-        auto c = (co_await tcp_stream::connect(l.local_address())).value();
-        auto s = (co_await l.accept()).value();
+        auto [c, s] = co_await test::connect_pair();
         std::stop_source src;
         std::jthread other([&src] { src.request_stop(); }); // whenever it runs
         std::byte buf[4];

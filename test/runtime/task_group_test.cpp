@@ -136,9 +136,7 @@ TEST_CASE("when_any: the first wins, the losers are cancelled and joined") {
 
 TEST_CASE("when_any: a recv racing a deadline never loses bytes") {
     auto main = []() -> task<> {
-        auto l = test::listen_loopback();
-        auto c = (co_await tcp_stream::connect(l.local_address())).value();
-        auto s = (co_await l.accept()).value();
+        auto [c, s] = co_await test::connect_pair();
         auto recv_task = [](tcp_stream& st, std::span<std::byte> b) -> task<result<std::size_t>> {
             co_return co_await st.recv(b);
         };
