@@ -30,6 +30,10 @@ void socket_handle::close() noexcept {
     detail::close_fd(fd);
 }
 
+void socket_handle::forget_loop() noexcept {
+    if (fd_ >= 0) detail::forget_fd(fd_);
+}
+
 result<void> socket_handle::set_option(int level, int name, int value) noexcept {
     if (::setsockopt(fd_, level, name, &value, sizeof value) < 0) return errno_code(errno);
     return {};

@@ -47,6 +47,12 @@ public:
     int release() noexcept { return std::exchange(fd_, -1); }
     /// Cancels and joins in-flight operations, then closes. Idempotent.
     void close() noexcept;
+    /// Settles the socket on the running loop and makes that loop forget it,
+    /// so that it may move to a task on another loop (spawn_on): operations
+    /// other coroutines await on it are cancelled and joined first (the
+    /// fd-close rule), then the loop drops what it knew (epoll: the fd leaves
+    /// its set); the fd stays open. Without a running loop, nothing to do.
+    void forget_loop() noexcept;
 
     /// setsockopt(level, name, int value).
     result<void> set_option(int level, int name, int value) noexcept;

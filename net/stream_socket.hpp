@@ -87,6 +87,10 @@ public:
     int native_handle() const noexcept { return socket_.native_handle(); }
     /// The descriptor's owner, for socket options (set_option) and addresses.
     socket_handle& socket() noexcept { return socket_; }
+    /// Makes the running loop forget the stream so that it may move to a
+    /// task on another loop (see socket_handle::forget_loop). Needed only if
+    /// operations ran on it here; an accepted stream can move as it is.
+    void forget_loop() noexcept { socket_.forget_loop(); }
 
 protected:
     /// The socket this stream owns.

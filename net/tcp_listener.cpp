@@ -27,6 +27,20 @@ result<tcp_listener> tcp_listener::bind(const socket_address& addr, listen_optio
     return l;
 }
 
+result<std::vector<tcp_listener>>
+tcp_listener::bind_reuse_port(const socket_address& addr, std::size_t count, listen_options opts) {
+    opts.reuse_port = true;
+    std::vector<tcp_listener> out;
+    socket_address at = addr;
+    for (std::size_t i = 0; i < count; ++i) {
+        auto l = bind(at, opts);
+        if (!l) return l.error();
+        at = l->local_address(); // the port the first one got
+        out.push_back(std::move(*l));
+    }
+    return out;
+}
+
 result<tcp_listener> tcp_listener::bind(std::string_view addr, listen_options opts) {
     auto a = socket_address::parse(addr);
     if (!a) return a.error();

@@ -39,6 +39,7 @@
 #include <netinet/in.h>
 #include <string_view>
 #include <sys/socket.h>
+#include <vector>
 
 namespace coronet {
 
@@ -63,6 +64,12 @@ public:
     /// Parses `addr` ("127.0.0.1:8080", "[::1]:0") and binds. Errors: as
     /// above; invalid_argument for text that is not an address.
     static result<tcp_listener> bind(std::string_view addr, listen_options opts = {});
+    /// Binds `count` listeners to one address with SO_REUSEPORT, one for
+    /// each loop of a group: the kernel spreads new connections among them
+    /// (by a hash of the client's address and port). With port 0 the first
+    /// picks the port and the others share it. Errors: as bind().
+    static result<std::vector<tcp_listener>>
+    bind_reuse_port(const socket_address& addr, std::size_t count, listen_options opts = {});
 
     /// co_await → result<tcp_stream> whose peer_address() is the client's.
     /// Errors: too_many_files_open (back off: the connection waits in the

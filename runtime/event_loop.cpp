@@ -251,6 +251,7 @@ bool event_loop::turn(std::coroutine_handle<> root, bool may_block) {
 }
 
 void event_loop::teardown() noexcept {
+    backend_->flush(); // what the last turn queued (a MSG_RING to another loop) goes out
     // 1. Cancel what still runs and let it finish: its waits complete with
     //    operation_canceled and the tasks unwind normally.
     root_scope_.cancel();
@@ -275,6 +276,7 @@ void event_loop::teardown() noexcept {
     //    started is destroyed, a run_on request is answered with loop_closed),
     //    while the backend is still there for the sockets they close.
     detail::dispatch(shared_->box.close(), false);
+    backend_->flush(); // replies those discards sent by MSG_RING
 }
 
 } // namespace coronet

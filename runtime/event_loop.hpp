@@ -15,8 +15,8 @@
 #include "coronet/runtime/backend_kind.hpp"
 #include "coronet/runtime/cancel_scope.hpp"
 #include "coronet/runtime/detail/backend.hpp"
-#include "coronet/runtime/detail/ready_queue.hpp"
 #include "coronet/runtime/detail/loop_shared.hpp"
+#include "coronet/runtime/detail/ready_queue.hpp"
 #include "coronet/runtime/detail/timer_heap.hpp"
 #include "coronet/runtime/loop_handle.hpp"
 #include "coronet/runtime/task.hpp"
@@ -187,7 +187,7 @@ private:
     unsigned inline_budget_ = 0;
     bool fast_paths_ = true;
     std::uint64_t turns_ = 0;
-    std::size_t remote_waits_ = 0; // run_on calls awaiting another loop's reply
+    std::size_t remote_waits_ = 0;      // run_on calls awaiting another loop's reply
     std::unique_ptr<thread_pool> pool_; // lazily created by blocking_pool()
 };
 

@@ -85,9 +85,10 @@ public:
     /// to hurry, 3 cancelled (see the file comment).
     int stop_level() const noexcept;
     /// co_await → result<void>: completes once stop_level() >= `level` (1 or
-    /// 2), at once if it already is. Errors: operation_canceled (the awaiting
-    /// scope was cancelled first).
-    event::wait_awaitable stopped(int level = 1) const noexcept;
+    /// 2), at once if it already is. A task, so that it can race the server
+    /// in when_any. Errors: operation_canceled (the awaiting scope was
+    /// cancelled first).
+    task<result<void>> stopped(int level = 1) const;
     /// Raises the stop level by one on every loop. Any thread.
     void request_stop() const noexcept;
 

@@ -96,6 +96,10 @@ public:
     /// Cancels every pending operation and waits until none is left (loop
     /// teardown). Results delivered late (accepted fds) are closed.
     virtual void drain() noexcept = 0;
+    /// Hands queued submissions to the kernel now (io_uring: the SQ), for a
+    /// loop that may not wait in poll() again: its MSG_RING wakeups to other
+    /// loops must not stay behind. epoll has nothing queued.
+    virtual void flush() noexcept {}
     /// Whether submit() will honour operation::deadline for `op` (an io_uring
     /// linked timeout); if not, the loop times it out with a timer.
     virtual bool links_timeout(const operation&) const noexcept { return false; }

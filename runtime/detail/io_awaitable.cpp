@@ -17,6 +17,10 @@ bool refuse_operation(operation& op, cancel_scope* scope) noexcept {
     return false;
 }
 
+void forget_fd(int fd) noexcept {
+    if (event_loop* loop = running_loop) loop_access::io(*loop).forget(fd);
+}
+
 void close_fd(int fd) noexcept {
     if (event_loop* loop = running_loop)
         loop_access::io(*loop).close(fd);

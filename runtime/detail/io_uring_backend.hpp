@@ -40,6 +40,7 @@ public:
     void close(int fd) noexcept override;
     void forget(int fd) noexcept override;
     void drain() noexcept override;
+    void flush() noexcept override;
     std::size_t poll(std::optional<std::chrono::nanoseconds> timeout) override;
     void release_buffer(std::uint16_t id) noexcept override;
     int msg_ring_fd() const noexcept override { return msg_ring_ ? ring_.ring_fd : -1; }
@@ -50,7 +51,14 @@ private:
     // mail: a MSG_RING wakeup another loop posted into this ring (its CQE
     // only ends the wait); mail_sent: this ring's own MSG_RING request, whose
     // user_data carries the wake_fd to signal if the kernel refuses it.
-    enum class tag : std::uint8_t { none = 0, recv = 1, accept = 2, wake = 3, mail = 4, mail_sent = 5 };
+    enum class tag : std::uint8_t {
+        none = 0,
+        recv = 1,
+        accept = 2,
+        wake = 3,
+        mail = 4,
+        mail_sent = 5
+    };
     static std::uint64_t tagged(tag t, int fd) noexcept {
         return std::uint64_t(t) << 56 | std::uint32_t(fd);
     }

@@ -44,11 +44,11 @@ std::string errno_text(int err) {
 
 } // namespace
 
-io_uring_backend::io_uring_backend(ready_queue& ready, const backend_config& config,
-                                   wake_fd& wake)
+io_uring_backend::io_uring_backend(ready_queue& ready, const backend_config& config, wake_fd& wake)
     : backend(ready, config, wake) {}
 
 io_uring_backend::~io_uring_backend() {
+    flush(); // a MSG_RING to another loop may be queued still
     if (buf_ring_ != nullptr) {
         io_uring_unregister_buf_ring(&ring_, 0);
         std::free(buf_ring_);

@@ -92,6 +92,12 @@ void io_uring_backend::arm_wakeup() {
     wake_armed_ = true;
 }
 
+void io_uring_backend::flush() noexcept {
+    if (!ring_ok_ || io_uring_sq_ready(&ring_) == 0) return;
+    ++stats_.kernel_waits;
+    [[maybe_unused]] int r = io_uring_submit(&ring_); // failures: nothing better to do here
+}
+
 io_uring_sqe* io_uring_backend::get_sqe_slow() {
     io_uring_sqe* sqe = nullptr;
     while (sqe == nullptr) { // SQ full: flush it and retry

@@ -56,4 +56,8 @@ inline void schedule(std::coroutine_handle<> h) {
 /// operations are cancelled and joined first), or plainly without a loop.
 void close_fd(int fd) noexcept;
 
+/// Settles `fd` on the running loop and makes its backend forget it (a
+/// socket moving to another loop); nothing without a loop.
+void forget_fd(int fd) noexcept;
+
 } // namespace coronet::detail
