@@ -28,6 +28,8 @@ public:
             return "message is not valid JSON";
         case error::type_mismatch:
             return "JSON message does not match the expected type";
+        case error::channel_full:
+            return "channel full";
         }
         return "unknown coronet error";
     }

@@ -24,6 +24,8 @@ enum class error {
     frame_too_large = 7,  ///< a frame's length exceeds the limit (or 2^32 - 1 when sending)
     invalid_json = 8,     ///< a message is not valid JSON (or a value cannot be encoded as JSON)
     type_mismatch = 9,    ///< valid JSON that does not have the shape of the requested type
+    // Channels (runtime/sync/channel.hpp):
+    channel_full = 10,        ///< try_send on a full channel: nothing was sent
 };
 
 const std::error_category& error_category() noexcept;
