@@ -30,6 +30,8 @@ public:
             return "JSON message does not match the expected type";
         case error::channel_full:
             return "channel full";
+        case error::subscriber_overflow:
+            return "subscriber's queue overflowed: it fell behind and was cut off";
         }
         return "unknown coronet error";
     }
