@@ -148,7 +148,7 @@ TEST_CASE("broadcast: disconnect: a full subscriber is cut off, drains, then ove
         CHECK(!slow.subscribed());
         CHECK(hub.size() == 1);
         co_await sleep_for(0ms);
-        CHECK(cut); // cut_off() completed
+        CHECK(cut);                 // cut_off() completed
         CHECK(hub.publish(4) == 1); // slow gets nothing more
         co_await sleep_for(0ms);
         CHECK(*(co_await slow.receive()) == 1);
