@@ -80,9 +80,10 @@ task<> session(tcp_stream conn, room& r) {
     writer out(conn, 4 * max_line);
     std::string name = co_await ask_name(in, out, r);
     if (name.empty()) co_return;
-    co_await say(out, fmt::format("* hi {}; here: {}\n", name, fmt::join(r.names, ", ")));
-    r.names.insert(name);
-    subscription<std::string> me(r.lines);
+    std::string hi = fmt::format("* hi {}; here: {}\n", name, fmt::join(r.names, ", "));
+    r.names.insert(name); // before the next co_await: nobody else can take the name now
+    subscription<std::string> me(r.lines); // and what others say from now on reaches us
+    co_await say(out, hi);
     r.lines.publish(fmt::format("* {} joined\n", name), &me);
     auto end =
         co_await when_any(read_lines(in, name, r, me), write_lines(out, me), until_cut_off(me));
