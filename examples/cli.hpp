@@ -120,6 +120,24 @@ inline std::string reason(std::error_code e, const options& o) {
 
 namespace detail {
 
+// `text` in single quotes with control characters, quotes and backslashes
+// escaped ("\n", "\x01"), so that a message showing user input stays one line.
+inline std::string quoted(std::string_view text) {
+    std::string out = "'";
+    for (char ch : text) {
+        auto c = static_cast<unsigned char>(ch);
+        if (c == '\n')
+            out += "\\n";
+        else if (c < 0x20 || c == 0x7f)
+            out += fmt::format("\\x{:02x}", c);
+        else if (c == '\'' || c == '\\')
+            out += {'\\', ch};
+        else
+            out += ch;
+    }
+    return out + "'";
+}
+
 template <class T>
 std::optional<T> number(std::string_view text, T max) {
     T v{};
@@ -133,15 +151,15 @@ std::optional<T> number(std::string_view text, T max) {
 inline std::string set(options& o, std::string_view flag, std::string_view value) {
     auto num = [&](auto& field, auto max) -> std::string {
         auto v = number<std::remove_reference_t<decltype(field)>>(value, max);
-        if (!v) return fmt::format("{}: '{}' is not a number from 0 to {}", flag, value, max);
+        if (!v) return fmt::format("{}: {} is not a number from 0 to {}", flag, quoted(value), max);
         field = *v;
         return "";
     };
     auto ms = [&](std::chrono::milliseconds& field, unsigned min) -> std::string {
         auto v = number<unsigned>(value, 3'600'000);
         if (!v || *v < min)
-            return fmt::format("{}: '{}' is not a number of ms from {} to 3600000", flag, value,
-                               min);
+            return fmt::format("{}: {} is not a number of ms from {} to 3600000", flag,
+                               quoted(value), min);
         field = std::chrono::milliseconds(*v);
         return "";
     };
@@ -153,10 +171,10 @@ inline std::string set(options& o, std::string_view flag, std::string_view value
     } else if (flag == "--backend") {
         o.loop.backend = coronet::parse_backend_kind(value);
         if (!o.loop.backend)
-            return fmt::format("--backend: '{}' is not auto|io_uring|epoll", value);
+            return fmt::format("--backend: {} is not auto|io_uring|epoll", quoted(value));
     } else if (flag == "--fast-paths") {
         if (value != "on" && value != "off")
-            return fmt::format("--fast-paths: '{}' is not on|off", value);
+            return fmt::format("--fast-paths: {} is not on|off", quoted(value));
         o.loop.fast_paths = value == "on";
     } else if (flag == "--grace") {
         return ms(o.grace, 0);
@@ -168,7 +186,7 @@ inline std::string set(options& o, std::string_view flag, std::string_view value
         return num(o.count, 1'000'000'000UL);
     } else if (flag == "--unix") {
         if (auto a = coronet::unix_address::parse(value); !a)
-            return fmt::format("--unix: '{}': {}", value, a.error().message());
+            return fmt::format("--unix: {}: {}", quoted(value), a.error().message());
         o.unix_path = value;
     } else if (flag == "--connections") {
         return num(o.connections, 100'000UL);
@@ -216,7 +234,7 @@ inline parsed parse_args(int argc, const char* const* argv, std::string_view usa
             ((extras & connections) && (flag == "--connections" || flag == "--messages")) ||
             ((extras & connect_timeout) && flag == "--connect-timeout") ||
             ((extras & queue) && flag == "--queue");
-        if (!known) return fail(fmt::format("unknown option '{}'", flag));
+        if (!known) return fail(fmt::format("unknown option {}", detail::quoted(flag)));
         if (i + 1 == argc) return fail(fmt::format("{} needs a value", flag));
         if (auto why = detail::set(o, flag, argv[++i]); !why.empty()) return fail(why);
     }
@@ -247,8 +265,8 @@ inline options parse(int argc, char** argv, const char* usage, bool client, unsi
     if (o.host_is_name && !(extras & names) && o.unix_path.empty()) {
         auto found = coronet::resolve_blocking(o.host, o.port);
         if (!found) {
-            fmt::print(stderr, "{}: --host: cannot resolve '{}': {}\n", program_name(argv[0]),
-                       o.host, found.error().message());
+            fmt::print(stderr, "{}: --host: cannot resolve {}: {}\n", program_name(argv[0]),
+                       detail::quoted(o.host), found.error().message());
             std::exit(2);
         }
         o.address = found->front();

@@ -94,6 +94,8 @@ class CliErrorsTest(unittest.TestCase):
         cases = [(["--bogus"], r"unknown option '--bogus' \(see --help\)$"),
                  (["--port", "99999"], r"--port: '99999' is not a number from 0 to 65535"),
                  (["--port", "-1"], r"--port: '-1' is not"),
+                 (["--port", "8\n0"], r"--port: '8\\n0' is not a number"),  # still one line
+                 (["--unix\x01"], r"unknown option '--unix\\x01'"),
                  (["--backend", "uring"], r"--backend: 'uring' is not auto\|io_uring\|epoll"),
                  (["--fast-paths", "yes"], r"--fast-paths: 'yes' is not on\|off"),
                  (["--host", ""], r"--host: empty host"),
