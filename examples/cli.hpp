@@ -48,6 +48,7 @@ enum extra : unsigned {
     stats = 8,            ///< --stats (no value): print the loop's counters at exit
     connect_timeout = 16, ///< --connect-timeout MS: give up connecting after MS ms
     queue = 32,           ///< --queue N: each client's outgoing queue holds N lines
+    once = 64,            ///< a client that sends once: no --count
 };
 
 struct options {
@@ -204,7 +205,7 @@ inline std::string set(options& o, std::string_view flag, std::string_view value
 /// Parses argv (argv[0] is the program) without printing, exiting or
 /// resolving: `client` enables --message and --count (else --grace);
 /// `extras` is a set of example::extra flags; `usage` is the text --help
-/// returns (exit_codes_help() is appended).
+/// returns (exit_codes_help() is appended unless it has an "Exit status:").
 inline parsed parse_args(int argc, const char* const* argv, std::string_view usage, bool client,
                          unsigned extras = 0) {
     const std::string_view prog = program_name(argc > 0 ? argv[0] : nullptr);
@@ -219,7 +220,9 @@ inline parsed parse_args(int argc, const char* const* argv, std::string_view usa
         std::string_view flag = argv[i];
         if (flag == "--help" || flag == "-h") {
             p.what = parsed::help;
-            p.text = fmt::format("{}{}", usage, exit_codes_help(client));
+            p.text = usage; // with the exit codes, unless the program wrote its own
+            if (usage.find("Exit status:") == std::string_view::npos)
+                p.text += exit_codes_help(client);
             return p;
         }
         if ((extras & stats) && flag == "--stats") {
@@ -229,7 +232,7 @@ inline parsed parse_args(int argc, const char* const* argv, std::string_view usa
         bool known =
             flag == "--host" || flag == "--port" || flag == "--backend" || flag == "--fast-paths" ||
             (client && flag == "--message") ||
-            (client && !(extras & connections) && flag == "--count") ||
+            (client && !(extras & (connections | once)) && flag == "--count") ||
             (!client && flag == "--grace") || ((extras & unix_socket) && flag == "--unix") ||
             ((extras & connections) && (flag == "--connections" || flag == "--messages")) ||
             ((extras & connect_timeout) && flag == "--connect-timeout") ||
