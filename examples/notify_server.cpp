@@ -17,7 +17,6 @@
 #include <coronet/runtime/sync/broadcast.hpp>
 
 #include <algorithm>
-#include <array>
 #include <functional>
 #include <map>
 
@@ -63,15 +62,10 @@ task<> subscribe(reader& in, writer& out, hub& h, std::string topic) {
     if (events.size() == 0) h.topics.erase(topic); // that was its last subscriber
 }
 
-// "pub news hello world" → {"pub", "news", "hello world"}
-std::array<std::string_view, 3> split(std::string_view s) {
-    auto word = [&s] {
-        auto w = s.substr(0, s.find(' '));
-        s.remove_prefix(std::min(s.size(), w.size() + 1));
-        return w;
-    };
-    auto verb = word(), topic = word();
-    return {verb, topic, s};
+std::string_view next_word(std::string_view& s) { // takes "pub" from "pub news hi"
+    auto word = s.substr(0, s.find(' '));
+    s.remove_prefix(std::min(s.size(), word.size() + 1));
+    return word;
 }
 
 task<> session(tcp_stream conn, hub& h) {
@@ -80,7 +74,8 @@ task<> session(tcp_stream conn, hub& h) {
     for (;;) {
         auto line = co_await in.read_line(max_line);
         if (!line) co_return; // EOF, error or a line too long: the connection ends
-        auto [verb, topic, text] = split(trim(*line));
+        std::string_view text = trim(*line);
+        auto verb = next_word(text), topic = next_word(text); // and `text` is the rest
         if (verb == "sub" && !topic.empty() && text.empty())
             co_return co_await subscribe(in, out, h, std::string(topic));
         if (verb != "pub" || topic.empty() || text.empty()) {
