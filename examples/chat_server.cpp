@@ -91,7 +91,8 @@ task<> session(tcp_stream conn, room& r) {
     if (me.overflowed()) why = fmt::format("too slow ({} lines behind)", r.lines.queue_capacity());
     if (!why.empty()) {
         fmt::print("{} disconnected: {}\n", name, why);
-        co_await with_timeout(5s, say(out, fmt::format("* disconnected: {}\n", why)));
+        [[maybe_unused]] auto said =
+            co_await with_timeout(5s, say(out, fmt::format("* disconnected: {}\n", why)));
     }
     r.names.erase(name);
     r.lines.publish(fmt::format("* {} left{}\n", name, why.empty() ? "" : ": " + why), &me);

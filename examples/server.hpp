@@ -18,11 +18,14 @@
 namespace example {
 
 /// Writes `text` through `out` and flushes: sent now, not queued behind
-/// anything. Errors: the stream's (see stream_writer).
+/// anything. co_await → false if the connection failed; a prompt may ignore
+/// that, since the next read or write on the connection fails too.
 template <class Writer>
-coronet::task<coronet::result<void>> say(Writer& out, std::string_view text) {
-    if (auto r = co_await out.write(text); !r) co_return r;
-    co_return co_await out.flush();
+coronet::task<bool> say(Writer& out, std::string_view text) {
+    auto written = co_await out.write(text);
+    if (!written) co_return false;
+    auto flushed = co_await out.flush();
+    co_return bool(flushed);
 }
 
 /// A line without its "\n" or "\r\n" (nc -C and telnet send "\r\n").
