@@ -193,8 +193,8 @@ inline std::string set(options& o, std::string_view flag, std::string_view value
         return num(o.connections, 100'000UL);
     } else if (flag == "--messages") {
         return num(o.messages, 1'000'000'000UL);
-    } else { // --queue
-        if (auto e = num(o.queue, std::size_t{1'000'000}); !e.empty()) return e;
+    } else { // --queue: each client's queue is allocated whole when it connects
+        if (auto e = num(o.queue, std::size_t{10'000}); !e.empty()) return e;
         if (o.queue == 0) return "--queue: must be at least 1";
     }
     return "";

@@ -63,7 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         require(p.exit_code() == 0 && p.text.empty());
         require(!o.host.empty());
         require(o.host_is_name || o.address.port() == o.port);
-        require(o.queue >= 1 && o.queue <= 1'000'000);
+        require(o.queue >= 1 && o.queue <= 10'000);
         require(o.connect_timeout.count() >= 1 && o.connect_timeout.count() <= 3'600'000);
         require(o.grace.count() >= 0 && o.grace.count() <= 3'600'000);
         require(o.count <= 1'000'000'000 && o.messages <= 1'000'000'000);

@@ -230,7 +230,8 @@ class ChatExamplesTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(r.stdout.startswith("usage: chat_server"), r.stdout)
         self.assertIn("Exit status: 0", r.stdout)
-        for args in (["--queue", "0"], ["--queue", "x"], ["--queue"], ["--count", "3"]):
+        for args in (["--queue", "0"], ["--queue", "x"], ["--queue", "10001"], ["--queue"],
+                     ["--count", "3"]):
             with self.subTest(args=args):
                 r = run([ARGS.server, *args])
                 self.assertEqual(r.returncode, 2, r.stderr)
