@@ -25,8 +25,8 @@ enum class error {
     invalid_json = 8,     ///< a message is not valid JSON (or a value cannot be encoded as JSON)
     type_mismatch = 9,    ///< valid JSON that does not have the shape of the requested type
     // Channels and broadcasts (runtime/sync/channel.hpp, runtime/sync/broadcast.hpp):
-    channel_full = 10,        ///< try_send on a full channel: nothing was sent
-    subscriber_overflow = 11, ///< a subscriber's queue was full: it was cut off
+    channel_full = 11,        ///< try_send on a full channel: nothing was sent
+    subscriber_overflow = 12, ///< a subscriber's queue was full: it was cut off
 };
 
 const std::error_category& error_category() noexcept;

@@ -1,39 +1,40 @@
 #pragma once
-// coronet::broadcast<T> and coronet::subscription<T>: one-to-many delivery
-// with a bounded queue per subscriber, for chat rooms and live notifications.
-//
-//   broadcast<std::string> room(64, overflow::disconnect);
-//   subscription<std::string> me(room);     // subscribes; unsubscribes when destroyed
-//   room.publish("bob: hi\n", &me);         // queued for everyone but me: never waits
-//   auto line = co_await me.receive();      // result<std::string>
-//
-// publish() never waits, so a subscriber that does not keep up slows neither
-// the publisher nor the other subscribers. It copies the item into each
-// subscriber's queue (`queue_capacity` items, allocated once when the
-// subscription is made); where a queue is full, the broadcast's policy says
-// what happens to that subscriber, and to it alone:
-//
-//   overflow::drop        it loses the item. After its next receive(),
-//                         missed() says how many items it lost just before
-//                         the one it got (or before the end).
-//   overflow::disconnect  it is cut off: it gets no more items, cut_off()
-//                         completes, and receive() returns what was already
-//                         queued, then error::subscriber_overflow.
-//
-// subscription::receive() → result<T>: the next item, in publish order.
-// Errors: subscriber_overflow (cut off, queue drained), channel_closed (the
-// broadcast was closed or destroyed, queue drained), operation_canceled (the
-// receiver's scope was cancelled while it waited; an item already handed to
-// it is returned, never lost). One receive at a time per subscription.
-// subscription::cut_off() → result<void>: completes once the subscription is
-// cut off (at once if it was); operation_canceled if cancelled first. Closing
-// the broadcast does not complete it.
-//
-// Lifetimes: a subscription leaves its broadcast when destroyed; a broadcast
-// closes its subscriptions when destroyed. Neither can be moved (the
-// broadcast links the subscriptions by address). T is copied once per
-// subscriber: for large items, publish a std::shared_ptr<const X>.
-// Single loop: use both from the loop's thread only.
+/// \file
+/// coronet::broadcast<T> and coronet::subscription<T>: one-to-many delivery
+/// with a bounded queue per subscriber, for chat rooms and live notifications.
+///
+///     broadcast<std::string> room(64, overflow::disconnect);
+///     subscription<std::string> me(room);     // subscribes; unsubscribes when destroyed
+///     room.publish("bob: hi\n", &me);         // queued for everyone but me: never waits
+///     auto line = co_await me.receive();      // result<std::string>
+///
+/// publish() never waits, so a subscriber that does not keep up slows neither
+/// the publisher nor the other subscribers. It copies the item into each
+/// subscriber's queue (`queue_capacity` items, allocated once when the
+/// subscription is made); where a queue is full, the broadcast's policy says
+/// what happens to that subscriber, and to it alone:
+///
+///     overflow::drop        it loses the item. After its next receive(),
+///                           missed() says how many items it lost just before
+///                           the one it got (or before the end).
+///     overflow::disconnect  it is cut off: it gets no more items, cut_off()
+///                           completes, and receive() returns what was already
+///                           queued, then error::subscriber_overflow.
+///
+/// subscription::receive() → result<T>: the next item, in publish order.
+/// Errors: subscriber_overflow (cut off, queue drained), channel_closed (the
+/// broadcast was closed or destroyed, queue drained), operation_canceled (the
+/// receiver's scope was cancelled while it waited; an item already handed to
+/// it is returned, never lost). One receive at a time per subscription.
+/// subscription::cut_off() → result<void>: completes once the subscription is
+/// cut off (at once if it was); operation_canceled if cancelled first. Closing
+/// the broadcast does not complete it.
+///
+/// Lifetimes: a subscription leaves its broadcast when destroyed; a broadcast
+/// closes its subscriptions when destroyed. Neither can be moved (the
+/// broadcast links the subscriptions by address). T is copied once per
+/// subscriber: for large items, publish a std::shared_ptr<const X>.
+/// Single loop: use both from the loop's thread only.
 
 #include "coronet/runtime/error.hpp"
 #include "coronet/runtime/result.hpp"
@@ -48,12 +49,17 @@
 
 namespace coronet {
 
-/// What a broadcast does to a subscriber whose queue is full (see above).
-enum class overflow { drop, disconnect };
+/// What a broadcast does to a subscriber whose queue is full (see the file comment).
+enum class overflow {
+    drop,       ///< the subscriber loses the item; missed() counts what it lost
+    disconnect, ///< the subscriber is cut off: it drains its queue, then subscriber_overflow
+};
 
 template <class T>
 class subscription;
 
+/// One-to-many delivery: publish() copies an item into the bounded queue of
+/// every subscription<T>, never waiting (see the file comment).
 template <class T>
 class broadcast {
 public:
@@ -64,6 +70,7 @@ public:
         if (queue_capacity == 0)
             throw std::invalid_argument("broadcast: queue_capacity must be >= 1");
     }
+    /// Closes every subscription (see close()).
     ~broadcast() { close(); }
     broadcast(const broadcast&) = delete;
     broadcast& operator=(const broadcast&) = delete;
@@ -91,10 +98,13 @@ public:
             s->queue_.close();
         }
     }
+    /// True once close() was called (or the broadcast is being destroyed).
     bool closed() const noexcept { return closed_; }
     /// Subscriptions currently receiving (not cut off, not destroyed).
     std::size_t size() const noexcept { return size_; }
+    /// The size of every subscriber's queue, in items.
     std::size_t queue_capacity() const noexcept { return capacity_; }
+    /// What happens to a subscriber whose queue is full.
     overflow policy() const noexcept { return policy_; }
 
 private:
@@ -121,6 +131,8 @@ private:
     bool closed_ = false;
 };
 
+/// One subscriber's end of a broadcast<T>: its own bounded queue, read with
+/// receive() (see the file comment).
 template <class T>
 class subscription {
     struct entry {
@@ -129,8 +141,10 @@ class subscription {
     };
 
 public:
+    /// The awaitable returned by receive(): co_await it once for a `result<T>`.
     class [[nodiscard]] receive_awaitable {
     public:
+        /// A receive from `s` (made by receive()).
         explicit receive_awaitable(subscription& s) noexcept : s_(s), inner_(s.queue_.receive()) {}
         bool await_ready() { return inner_.await_ready(); }
         template <class P>
@@ -163,6 +177,7 @@ public:
         else
             b.link(*this);
     }
+    /// Leaves the broadcast (if still subscribed); items still queued are dropped.
     ~subscription() {
         if (hub_ != nullptr) hub_->unlink(*this);
     }
