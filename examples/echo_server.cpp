@@ -47,7 +47,7 @@ task<int> run_server(result<Listener> listener, example::options opts) {
     signal_set stop{SIGINT, SIGTERM};
     if (!listener) {
         fmt::print(stderr, "echo_server: cannot listen on {}: {}\n", example::endpoint(opts),
-                   listener.error().message());
+                   example::reason(listener.error(), opts));
         co_return 1;
     }
     example::print_listening(listener->local_address());

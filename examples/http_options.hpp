@@ -14,6 +14,12 @@
 
 namespace example {
 
+/// One line on stderr, as cli.hpp's usage errors, and exit 2.
+[[noreturn]] inline void http_usage_error(const char* argv0, const std::string& what) {
+    fmt::print(stderr, "{}: {} (see --help)\n", program_name(argv0), what);
+    std::exit(2);
+}
+
 struct http_site {
     int root = -1; ///< the --root directory (an O_PATH fd), or -1: no files
     coronet::http::timeouts timeouts;
@@ -29,18 +35,23 @@ inline http_site parse_http_flags(int& argc, char** argv) {
         if (flag != "--root" && flag != "--request-timeout" && flag != "--idle-timeout") {
             argv[kept++] = argv[i];
         } else if (i + 1 == argc) {
-            usage_error(argv[0], fmt::format("{} needs a value", flag));
+            http_usage_error(argv[0], fmt::format("{} needs a value", flag));
         } else if (flag == "--root") {
             root = argv[++i];
         } else {
-            std::chrono::milliseconds ms(number<unsigned>(argv[0], flag, argv[++i], 3'600'000));
-            if (ms.count() == 0) usage_error(argv[0], fmt::format("{} must be at least 1", flag));
-            (flag == "--idle-timeout" ? s.timeouts.idle : s.timeouts.request) = ms;
+            std::string_view text = argv[++i];
+            auto v = detail::number<unsigned>(text, 3'600'000);
+            if (!v || *v == 0)
+                http_usage_error(argv[0], fmt::format("{}: {} is not a number from 1 to 3600000",
+                                                      flag, detail::quoted(text)));
+            (flag == "--idle-timeout" ? s.timeouts.idle : s.timeouts.request) =
+                std::chrono::milliseconds(*v);
         }
     }
     argc = kept;
     if (!root.empty() && (s.root = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-        usage_error(argv[0], fmt::format("--root: '{}': {}", root, std::strerror(errno)));
+        http_usage_error(argv[0], fmt::format("--root: {}: {}", detail::quoted(root),
+                                              std::strerror(errno)));
     return s;
 }
 

@@ -6,11 +6,13 @@
 // Run:  build/examples/echo_server --port 0 &   then
 //       build/examples/multiconn_client --port PORT [--connections 10] [--messages 5]
 //       [--host 127.0.0.1|localhost] [--unix PATH] [--message TEXT] [--backend auto]
+//       [--connect-timeout MS]
 #include "cli.hpp"
 #include <coronet/net/resolve.hpp>
 #include <coronet/net/tcp_stream.hpp>
 #include <coronet/net/unix_stream.hpp>
 #include <coronet/runtime/task_group.hpp>
+#include <coronet/runtime/timeout.hpp>
 
 #include <chrono>
 #include <string>
@@ -50,17 +52,18 @@ task<> converse(Stream conn, unsigned long id, const example::options& opts, tot
 task<> one_connection(unsigned long id, const std::vector<socket_address>& addrs,
                       const example::options& opts, totals& t) {
     if (!opts.unix_path.empty()) {
-        auto conn = co_await unix_stream::connect(opts.unix_path);
-        if (!conn) co_return t.fail(id, conn.error().message());
+        auto conn =
+            co_await with_timeout(opts.connect_timeout, unix_stream::connect(opts.unix_path));
+        if (!conn) co_return t.fail(id, example::reason(conn.error(), opts));
         co_return co_await converse(std::move(*conn), id, opts, t);
     }
     std::error_code last;
     for (const socket_address& a : addrs) { // in order, like tcp_stream::connect(host, port)
-        auto conn = co_await tcp_stream::connect(a);
+        auto conn = co_await with_timeout(opts.connect_timeout, tcp_stream::connect(a));
         if (conn) co_return co_await converse(std::move(*conn), id, opts, t);
         last = conn.error();
     }
-    t.fail(id, last.message());
+    t.fail(id, example::reason(last, opts));
 }
 
 task<int> main_task(example::options opts) {
@@ -81,7 +84,8 @@ task<int> main_task(example::options opts) {
         group.spawn(one_connection(id, addrs, opts, t));
     co_await group.join();
     std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-    if (t.errors > 0) fmt::print(stderr, "multiconn_client: {}\n", t.first_error);
+    if (t.errors > 0)
+        fmt::print(stderr, "multiconn_client: {}: {}\n", example::endpoint(opts), t.first_error);
     fmt::print("connections: {}/{}, messages: {}, bytes: {}, errors: {}, elapsed: {:.3f} s\n",
                t.connected, opts.connections, t.messages, t.bytes, t.errors, elapsed.count());
     co_return t.errors == 0 ? 0 : 1;
@@ -91,10 +95,13 @@ int main(int argc, char** argv) {
     const char* usage =
         "usage: multiconn_client [--connections N] [--messages M] [--message TEXT]\n"
         "                        [--host ADDR|NAME] [--port N] [--unix PATH]\n"
-        "                        [--backend auto|io_uring|epoll] [--fast-paths on|off]\n"
+        "                        [--connect-timeout MS] [--backend auto|io_uring|epoll]\n"
+        "                        [--fast-paths on|off]\n"
         "Opens N connections (default 10) to an echo server at once, sends M messages\n"
-        "(default 5) on each, verifies every echo and prints a summary; exit 1 on any error.\n";
+        "(default 5) on each, verifies every echo and prints a summary; exit 1 on any error.\n"
+        "Connecting gives up after MS ms (default 10000).\n";
     auto opts = example::parse(argc, argv, usage, true,
-                               example::names | example::unix_socket | example::connections);
+                               example::names | example::unix_socket | example::connections |
+                                   example::connect_timeout);
     return example::run(main_task(opts), opts, "multiconn_client");
 }

@@ -3,10 +3,12 @@
 //
 // Run:  build/examples/object_server &   then   build/examples/object_client
 //       [--host 127.0.0.1] [--port 65432] [--message CUSTOMER] [--count N] [--backend auto]
+//       [--connect-timeout MS]
 #include "cli.hpp"
 #include "records.hpp"
 #include <coronet/net/object_stream.hpp>
 #include <coronet/net/tcp_stream.hpp>
+#include <coronet/runtime/timeout.hpp>
 
 #include <cmath>
 
@@ -28,10 +30,10 @@ bool matches(const example::receipt& r, const example::order& o) {
 }
 
 task<int> main_task(example::options opts) {
-    auto conn = co_await tcp_stream::connect(opts.address);
+    auto conn = co_await with_timeout(opts.connect_timeout, tcp_stream::connect(opts.address));
     if (!conn) {
         fmt::print(stderr, "object_client: cannot connect to {}: {}\n", opts.address,
-                   conn.error().message());
+                   example::reason(conn.error(), opts));
         co_return 1;
     }
     stream_reader reader(*conn);
@@ -39,12 +41,14 @@ task<int> main_task(example::options opts) {
     for (std::uint64_t id = 1; id <= opts.count; ++id) {
         auto o = make_order(id, opts.message);
         if (auto sent = co_await send_object(*conn, o); !sent) {
-            fmt::print(stderr, "object_client: send failed: {}\n", sent.error().message());
+            fmt::print(stderr, "object_client: send to {} failed: {}\n", opts.address,
+                       sent.error().message());
             co_return 1;
         }
         auto got = co_await recv_object<example::receipt>(reader, 1 << 16);
         if (!got) {
-            fmt::print(stderr, "object_client: no receipt: {}\n", got.error().message());
+            fmt::print(stderr, "object_client: no receipt from {}: {}\n", opts.address,
+                       got.error().message());
             co_return 1;
         }
         r = std::move(*got);
@@ -63,8 +67,10 @@ task<int> main_task(example::options opts) {
 int main(int argc, char** argv) {
     const char* usage =
         "usage: object_client [--host ADDR] [--port N] [--message CUSTOMER] [--count N]\n"
-        "                     [--backend auto|io_uring|epoll] [--fast-paths on|off]\n"
-        "Sends N orders for CUSTOMER to an object_server and verifies every receipt.\n";
-    auto opts = example::parse(argc, argv, usage, true);
+        "                     [--connect-timeout MS] [--backend auto|io_uring|epoll]\n"
+        "                     [--fast-paths on|off]\n"
+        "Sends N orders for CUSTOMER to an object_server and verifies every receipt.\n"
+        "Connecting gives up after MS ms (default 10000).\n";
+    auto opts = example::parse(argc, argv, usage, true, example::connect_timeout);
     return example::run(main_task(opts), opts, "object_client");
 }

@@ -53,7 +53,7 @@ task<int> main_task(example::options opts) {
     auto listener = tcp_listener::bind(opts.address);
     if (!listener) {
         fmt::print(stderr, "object_server: cannot listen on {}: {}\n", opts.address,
-                   listener.error().message());
+                   example::reason(listener.error(), opts));
         co_return 1;
     }
     fmt::print("listening on {} (backend: {})\n", listener->local_address(),

@@ -39,7 +39,7 @@ task<int> main_task(example::options opts) {
     auto sock = udp_socket::bind(opts.address);
     if (!sock) {
         fmt::print(stderr, "udp_echo_server: cannot bind {}: {}\n", opts.address,
-                   sock.error().message());
+                   example::reason(sock.error(), opts));
         co_return 1;
     }
     fmt::print("listening on {} (backend: {})\n", sock->local_address().value(),

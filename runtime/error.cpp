@@ -30,6 +30,10 @@ public:
             return "JSON message does not match the expected type";
         case error::loop_closed:
             return "the target event loop has stopped";
+        case error::channel_full:
+            return "channel full";
+        case error::subscriber_overflow:
+            return "subscriber's queue overflowed: it fell behind and was cut off";
         }
         return "unknown coronet error";
     }

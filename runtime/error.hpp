@@ -27,6 +27,9 @@ enum class error {
     invalid_json = 8,     ///< a message is not valid JSON (or a value cannot be encoded as JSON)
     type_mismatch = 9,    ///< valid JSON that does not have the shape of the requested type
     loop_closed = 10,     ///< a message to a loop (loop_handle, spawn_on, run_on) after it stopped
+    // Channels and broadcasts (runtime/sync/channel.hpp, runtime/sync/broadcast.hpp):
+    channel_full = 11,        ///< try_send on a full channel: nothing was sent
+    subscriber_overflow = 12, ///< a subscriber's queue was full: it was cut off
 };
 
 /// The "coronet" category; message() describes each code.

@@ -13,8 +13,11 @@
 /// sender's scope was cancelled while it waited (the item was then not sent).
 /// receive() → result<T>: the next item in FIFO order; error::channel_closed
 /// once the channel is closed and drained; operation_canceled if cancelled
-/// while waiting. An item handed to a receiver is never lost to a cancellation:
-/// a receiver woken with an item returns it. Capacity 0 is a rendezvous.
+/// while waiting. try_send(v) never waits (asyncio's put_nowait): it delivers
+/// like send, or fails at once with error::channel_full (no room and no waiting
+/// receiver) or error::channel_closed, leaving `v` untouched. An item handed
+/// to a receiver is never lost to a cancellation: a receiver woken with an
+/// item returns it. Capacity 0 is a rendezvous.
 /// The buffer is allocated once, at construction.
 
 #include "coronet/runtime/detail/waiter_queue.hpp"
@@ -98,6 +101,11 @@ public:
     /// to this receiver is returned instead, never lost).
     receive_awaitable receive() noexcept { return receive_awaitable(*this); }
 
+    /// Sends without waiting. Errors: channel_full, channel_closed; on an
+    /// error `value` is left as it was (nothing is moved from it).
+    result<void> try_send(T&& value) { return try_send_impl(std::move(value)); }
+    result<void> try_send(const T& value) { return try_send_impl(value); }
+
     /// No more sends; waiting senders fail, receivers drain what is buffered.
     void close() noexcept {
         closed_ = true;
@@ -112,6 +120,16 @@ public:
     std::size_t capacity() const noexcept { return ring_.size(); }
 
 private:
+    template <class U>
+    result<void> try_send_impl(U&& value) {
+        if (closed_) return make_error_code(error::channel_closed);
+        if (receivers_.empty() && size_ == ring_.size())
+            return make_error_code(error::channel_full);
+        std::optional<T> v(std::forward<U>(value));
+        try_deliver(v); // cannot fail: a receiver waits or there is room
+        return {};
+    }
+
     // Moves `v` to a waiting receiver or into the buffer; false if full.
     bool try_deliver(std::optional<T>& v) {
         if (!receivers_.empty()) {

@@ -1,17 +1,20 @@
 """Shared harness for the end-to-end tests of the example programs.
 
-Imported (not run) by echo_examples_test.py, udp_examples_test.py and
-object_examples_test.py: the command line (--server, --client, --backend and
-optional extra program paths), the exit-77 SKIP when the backend cannot run,
-child processes with a controlled environment, and the Server process class
-that waits for the "listening on HOST:PORT (backend: NAME)" line. Every process
-call has a timeout, every loop is bounded, and nothing sleeps to synchronise.
+Imported (not run) by the *_examples_test.py scripts: the command line
+(--server, --client, --backend and optional extra program paths), the exit-77
+SKIP when the backend cannot run, child processes with a controlled
+environment, the Server process class that waits for the "listening on
+HOST:PORT (backend: NAME)" line, and line-based clients (LineReader over any
+fd, LineClient over a Python socket, ToolClient for nc and socat). Every
+process call has a timeout, every loop is bounded, and nothing sleeps to
+synchronise.
 """
 
 import argparse
 import os
 import re
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -163,6 +166,14 @@ class Server:
         self._rest = rest
         return line
 
+    def line_ready(self):
+        """True when read_line() would return without waiting (a line, or EOF, is there)."""
+        if "\n" in self._rest:
+            return True
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout.fileno(), selectors.EVENT_READ)
+            return bool(sel.select(0))
+
     def stop(self, sig=signal.SIGTERM):
         """Sends `sig` (unless None) and waits; returns the exit code (None if it was not
         running)."""
@@ -191,12 +202,143 @@ class Server:
                                  f"{self.stderr.strip()!r}")
         return self
 
+    def read_features(self):
+        """Reads the "backend features: ..." line that follows the banner (print_listening)."""
+        line = self.read_line()
+        if not line.startswith("backend features: "):
+            raise AssertionError(f"expected the backend features line, got {line!r}")
+        return line
+
     def __exit__(self, *exc):
         if self.proc is not None and self.exited is None:
             try:
                 self.stop(signal.SIGTERM)
             except AssertionError:
                 pass
+        return False
+
+
+class LineReader:
+    """Reads lines from a file descriptor (a socket's or a pipe's) with a deadline."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.buf = b""
+
+    def _fill(self, deadline):
+        """Reads once; False at EOF. Raises AssertionError when the deadline passes."""
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.fd, selectors.EVENT_READ)
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"nothing more within the deadline; have {self.buf[-200:]!r}")
+                if sel.select(left):
+                    break
+        try:
+            chunk = os.read(self.fd, 1 << 16)
+        except ConnectionResetError:
+            chunk = b""
+        self.buf += chunk
+        return bool(chunk)
+
+    def line(self, timeout=IO_TIMEOUT):
+        """The next line without its newline, or None at EOF (with nothing left over)."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            if not self._fill(deadline):
+                if self.buf:
+                    raise AssertionError(f"EOF in the middle of a line: {self.buf[-200:]!r}")
+                return None
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.decode(errors="replace")
+
+    def rest(self, timeout=IO_TIMEOUT):
+        """Everything up to EOF."""
+        deadline = time.monotonic() + timeout
+        while self._fill(deadline):
+            pass
+        data, self.buf = self.buf, b""
+        return data
+
+    def ready(self):
+        """True when a line (or EOF) can be read without waiting."""
+        if b"\n" in self.buf:
+            return True
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.fd, selectors.EVENT_READ)
+            return bool(sel.select(0))
+
+
+class LineClient:
+    """A Python socket client that speaks lines; rcvbuf makes its receive buffer small."""
+
+    def __init__(self, port, host="127.0.0.1", rcvbuf=None):
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(IO_TIMEOUT)
+        self.sock.connect((host, port))
+        self.reader = LineReader(self.sock.fileno())
+
+    def send(self, text):
+        self.sock.sendall(text.encode())
+
+    def line(self, timeout=IO_TIMEOUT):
+        return self.reader.line(timeout)
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def tool_missing(name):
+    """None when the command-line tool is installed, else why a test must skip."""
+    return None if shutil.which(name) else f"{name} is not installed (./dev installs it)"
+
+
+class ToolClient:
+    """A command-line client (nc, socat) as a process: lines go in through its stdin
+    and come out of its stdout."""
+
+    def __init__(self, argv):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=child_env())
+        self.reader = LineReader(self.proc.stdout.fileno())
+
+    def send(self, text):
+        self.proc.stdin.write(text.encode())
+        self.proc.stdin.flush()
+
+    def line(self, timeout=IO_TIMEOUT):
+        return self.reader.line(timeout)
+
+    def finish(self, timeout=RUN_TIMEOUT):
+        """Closes its stdin, reads its output to EOF; returns (exit code, rest of stdout)."""
+        if not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        rest = self.reader.rest(timeout)
+        code = self.proc.wait(timeout=timeout)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        return code, rest.decode(errors="replace")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=RUN_TIMEOUT)
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if not f.closed:
+                f.close()
         return False
 
 
@@ -281,18 +423,20 @@ class EchoPairContract:
 
 def parse_args(doc, server, client, optional=()):
     """Parses the command line into ARGS (program paths made absolute) and returns
-    (ARGS, the arguments left for unittest). `optional` lists (flag, program) pairs
+    (ARGS, the arguments left for unittest). `client` is None for a server tested
+    with nc, socat and Python clients only; `optional` lists (flag, program) pairs
     for extra program paths that may be left out."""
     global ARGS
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--server", required=True, help=f"path to {server}")
-    parser.add_argument("--client", required=True, help=f"path to {client}")
+    if client is not None:
+        parser.add_argument("--client", required=True, help=f"path to {client}")
     for flag, prog in optional:
         parser.add_argument(f"--{flag}", help=f"path to {prog} (optional)")
     parser.add_argument("--backend", required=True, choices=["io_uring", "epoll"])
     ARGS, rest = parser.parse_known_args()
     for dest in ["server", "client", *(flag for flag, _ in optional)]:
-        if getattr(ARGS, dest):
+        if getattr(ARGS, dest, None):
             setattr(ARGS, dest, os.path.abspath(getattr(ARGS, dest)))
     return ARGS, rest
 

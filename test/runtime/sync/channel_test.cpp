@@ -98,3 +98,42 @@ TEST_CASE("channel: a cancelled receive loses no item; capacity 0 is a rendezvou
     };
     run(main());
 }
+
+TEST_CASE("channel: try_send never waits: full and closed leave the value untouched") {
+    auto main = []() -> task<> {
+        channel<std::unique_ptr<int>> ch(1);
+        auto one = std::make_unique<int>(1);
+        CHECK(ch.try_send(std::move(one)));
+        CHECK(one == nullptr); // moved into the channel
+        auto two = std::make_unique<int>(2);
+        CHECK(ch.try_send(std::move(two)).error() == error::channel_full);
+        REQUIRE(two != nullptr); // not taken: the caller still owns it
+        CHECK(*two == 2);
+        CHECK(**(co_await ch.receive()) == 1);
+        CHECK(ch.try_send(std::move(two)));
+        ch.close();
+        auto three = std::make_unique<int>(3);
+        CHECK(ch.try_send(std::move(three)).error() == error::channel_closed);
+        CHECK(three != nullptr);
+        CHECK(**(co_await ch.receive()) == 2); // buffered items still drain
+    };
+    run(main());
+}
+
+TEST_CASE("channel: try_send hands an item to a waiting receiver, even at capacity 0") {
+    auto main = []() -> task<> {
+        channel<std::string> ch(0);
+        CHECK(ch.try_send(std::string("nobody waits")).error() == error::channel_full);
+        std::string got;
+        task_group g;
+        g.spawn([](channel<std::string>& c, std::string& out) -> task<> {
+            out = (co_await c.receive()).value();
+        }(ch, got));
+        co_await sleep_for(0ms); // the receiver is now waiting
+        const std::string item = "handed over";
+        CHECK(ch.try_send(item));
+        co_await g.join();
+        CHECK(got == "handed over");
+    };
+    run(main());
+}
