@@ -3,7 +3,7 @@
 // --fast-paths on|off (loop_options::fast_paths), for servers --grace, for
 // clients --message and --count, and, for programs that ask for them
 // (`extras`), --unix PATH, --connections/--messages, --stats,
-// --connect-timeout MS, --queue N and --read-timeout MS.
+// --connect-timeout MS, --queue N, --read-timeout MS and --threads N [--handoff].
 //
 // parse_args() only parses: it never prints, exits or looks up a name, so a
 // test or a fuzzer can drive it (fuzz/cli_fuzz.cpp). parse() is what main()
@@ -27,16 +27,19 @@
 #include <coronet/net/unix_address.hpp>
 #include <coronet/runtime/error.hpp>
 #include <coronet/runtime/event_loop.hpp>
+#include <coronet/runtime/loop_group.hpp>
 
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fmt/core.h>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace example {
 
@@ -50,6 +53,7 @@ enum extra : unsigned {
     queue = 32,           ///< --queue N: each client's outgoing queue holds N lines
     once = 64,            ///< a client that sends once: no --count
     read_timeout = 128,   ///< --read-timeout MS: how long a server waits for a message
+    threads = 256,        ///< --threads N (0: one per CPU) and, for servers, --handoff
 };
 
 struct options {
@@ -65,10 +69,12 @@ struct options {
     unsigned long connections = 10;
     unsigned long messages = 5;
     std::chrono::milliseconds grace{1000};
-    std::chrono::milliseconds read_timeout{30000}; ///< --read-timeout
+    std::chrono::milliseconds read_timeout{30000};    ///< --read-timeout
     std::chrono::milliseconds connect_timeout{10000}; ///< --connect-timeout
     std::size_t queue = 64;                           ///< --queue
-    bool stats = false;                               ///< --stats
+    unsigned threads = 1;                             ///< --threads (0: one per CPU)
+    bool handoff = false; ///< --handoff: one loop accepts and hands connections on
+    bool stats = false;   ///< --stats
 };
 
 /// What parse_args() decided: run with `opts`, print the usage (`text`,
@@ -183,6 +189,8 @@ inline std::string set(options& o, std::string_view flag, std::string_view value
         return ms(o.grace, 0);
     } else if (flag == "--connect-timeout") {
         return ms(o.connect_timeout, 1);
+    } else if (flag == "--threads") {
+        return num(o.threads, 1024U);
     } else if (flag == "--read-timeout") {
         return ms(o.read_timeout, 1);
     } else if (flag == "--message") {
@@ -229,6 +237,10 @@ inline parsed parse_args(int argc, const char* const* argv, std::string_view usa
                 p.text += exit_codes_help(client);
             return p;
         }
+        if ((extras & threads) && !client && flag == "--handoff") {
+            o.handoff = true;
+            continue;
+        }
         if ((extras & stats) && flag == "--stats") {
             o.stats = true;
             continue;
@@ -241,7 +253,7 @@ inline parsed parse_args(int argc, const char* const* argv, std::string_view usa
             ((extras & connections) && (flag == "--connections" || flag == "--messages")) ||
             ((extras & connect_timeout) && flag == "--connect-timeout") ||
             ((extras & read_timeout) && flag == "--read-timeout") ||
-            ((extras & queue) && flag == "--queue");
+            ((extras & threads) && flag == "--threads") || ((extras & queue) && flag == "--queue");
         if (!known) return fail(fmt::format("unknown option {}", detail::quoted(flag)));
         if (i + 1 == argc) return fail(fmt::format("{} needs a value", flag));
         if (auto why = detail::set(o, flag, argv[++i]); !why.empty()) return fail(why);
@@ -306,14 +318,64 @@ inline void print_backend_fallback(const options& o) {
                why.empty() ? "it failed at start-up and works now" : why);
 }
 
-/// One line with every loop_stats counter, e.g. for --stats.
-inline void print_stats(const coronet::loop_stats& s) {
-    fmt::print("stats: turns={} submitted={} completions={} kernel_waits={} in_flight={} "
+/// Every loop_stats counter, as `name=value` pairs on the rest of a line.
+inline void print_stats_fields(const coronet::loop_stats& s) {
+    fmt::print("turns={} submitted={} completions={} kernel_waits={} in_flight={} "
                "zero_copy_sends={} pool_in_use={} pool_peak={} pool_buffers={} "
                "pool_buffer_size={}\n",
                s.turns, s.operations_submitted, s.completions, s.kernel_waits, s.in_flight,
                s.zero_copy_sends, s.pool_buffers_in_use, s.pool_buffers_peak, s.pool_buffers,
                s.pool_buffer_size);
+}
+
+/// One line with every loop_stats counter, e.g. for --stats.
+inline void print_stats(const coronet::loop_stats& s) {
+    fmt::print("stats: ");
+    print_stats_fields(s);
+}
+
+/// The --stats lines of a program of several loops: one per loop
+/// ("stats[i]: ..."), then the total ("stats: ..."); one loop: the total only.
+inline void print_stats(const std::vector<coronet::loop_stats>& loops) {
+    coronet::loop_stats total;
+    for (std::size_t i = 0; i < loops.size(); ++i) {
+        const coronet::loop_stats& s = loops[i];
+        if (loops.size() > 1) fmt::print("stats[{}]: ", i), print_stats_fields(s);
+        total.turns += s.turns;
+        total.operations_submitted += s.operations_submitted;
+        total.completions += s.completions;
+        total.kernel_waits += s.kernel_waits;
+        total.zero_copy_sends += s.zero_copy_sends;
+        total.in_flight += s.in_flight;
+        total.pool_buffers_in_use += s.pool_buffers_in_use;
+        total.pool_buffers_peak += s.pool_buffers_peak;
+        total.pool_buffers += s.pool_buffers;
+        total.pool_buffer_size = s.pool_buffer_size;
+    }
+    fmt::print("stats: ");
+    print_stats_fields(total);
+}
+
+/// Runs `factory` on --threads loops (coronet::run_loops; for a server,
+/// SIGINT/SIGTERM raise the group's stop level); a backend that cannot start
+/// is one line, exit 1. Returns the exit code and fills `stats` with each
+/// loop's counters.
+template <class F>
+int run_loops(F factory, const options& o, const char* prog, bool server,
+              std::vector<coronet::loop_stats>* stats = nullptr) {
+    std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ);
+    coronet::loop_group_options g;
+    g.threads = o.threads;
+    g.loop = o.loop;
+    if (server) g.stop_signals = {SIGINT, SIGTERM};
+    try {
+        auto r = coronet::run_loops(std::move(factory), g);
+        if (stats != nullptr) *stats = std::move(r.stats);
+        return r.exit_code;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "{}: {}\n", prog, e.what());
+        return 1;
+    }
 }
 
 /// Runs the program's main task; a backend that cannot start is one line, exit 1.

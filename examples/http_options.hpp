@@ -50,8 +50,8 @@ inline http_site parse_http_flags(int& argc, char** argv) {
     }
     argc = kept;
     if (!root.empty() && (s.root = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-        http_usage_error(argv[0], fmt::format("--root: {}: {}", detail::quoted(root),
-                                              std::strerror(errno)));
+        http_usage_error(argv[0],
+                         fmt::format("--root: {}: {}", detail::quoted(root), std::strerror(errno)));
     return s;
 }
 

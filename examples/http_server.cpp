@@ -9,6 +9,7 @@
 // Then:  curl http://127.0.0.1:8080/hello http://127.0.0.1:8080/benchmarks.md
 #include "cli.hpp"
 #include "http_options.hpp"
+#include "shutdown.hpp"
 #include <coronet/net/http_files.hpp>
 #include <coronet/net/http_server.hpp>
 #include <coronet/net/tcp_listener.hpp>
@@ -69,10 +70,6 @@ task<> serve(tcp_listener& listener, task_group& connections, const example::htt
     }
 }
 
-task<result<int>> next_signal(signal_set& s) {
-    co_return co_await s.wait();
-}
-
 task<int> main_task(example::options opts, example::http_site s) {
     signal_set stop{SIGINT, SIGTERM};
     auto listener = tcp_listener::bind(opts.address);
@@ -83,10 +80,9 @@ task<int> main_task(example::options opts, example::http_site s) {
     }
     example::print_listening(listener->local_address());
     task_group connections;
-    co_await when_any(serve(*listener, connections, s), next_signal(stop));
+    co_await when_any(serve(*listener, connections, s), example::next_signal(stop));
     listener->close();
-    if (!co_await with_timeout(opts.grace, connections.join())) // cancels what is left
-        fmt::print("grace period over: remaining connections cancelled\n");
+    co_await example::shut_down(connections, stop, opts.grace);
     co_return 0;
 }
 

@@ -6,7 +6,7 @@
 // Run:  build/examples/echo_server --port 0 &   then
 //       build/examples/multiconn_client --port PORT [--connections 10] [--messages 5]
 //       [--host 127.0.0.1|localhost] [--unix PATH] [--message TEXT] [--backend auto]
-//       [--connect-timeout MS]
+//       [--connect-timeout MS] [--threads N]
 #include "cli.hpp"
 #include <coronet/net/resolve.hpp>
 #include <coronet/net/tcp_stream.hpp>
@@ -15,6 +15,7 @@
 #include <coronet/runtime/timeout.hpp>
 
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,11 @@ struct totals {
     std::string first_error;
     void fail(unsigned long id, const std::string& what) {
         if (errors++ == 0) first_error = fmt::format("connection {}: {}", id, what);
+    }
+    void add(const totals& o) {
+        connected += o.connected, messages += o.messages, bytes += o.bytes;
+        if (errors == 0) first_error = o.first_error;
+        errors += o.errors;
     }
 };
 
@@ -66,8 +72,10 @@ task<> one_connection(unsigned long id, const std::vector<socket_address>& addrs
     t.fail(id, example::reason(last, opts));
 }
 
-task<int> main_task(example::options opts) {
-    std::vector<socket_address> addrs; // resolved once for every connection
+// One loop's share of the connections: ids index+1, index+1+N, ... (N loops).
+task<int> run_loop(const group_context& g, const example::options& opts, totals& all,
+                   std::mutex& m) {
+    std::vector<socket_address> addrs; // resolved once for every connection of this loop
     if (opts.unix_path.empty()) {
         auto found = co_await resolve(opts.host, opts.port);
         if (!found) {
@@ -78,17 +86,13 @@ task<int> main_task(example::options opts) {
         addrs = std::move(*found);
     }
     totals t;
-    auto start = std::chrono::steady_clock::now();
     task_group group;
-    for (unsigned long id = 1; id <= opts.connections; ++id) // all open at once
+    for (unsigned long id = g.index() + 1; id <= opts.connections; id += g.size()) // all at once
         group.spawn(one_connection(id, addrs, opts, t));
     co_await group.join();
-    std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-    if (t.errors > 0)
-        fmt::print(stderr, "multiconn_client: {}: {}\n", example::endpoint(opts), t.first_error);
-    fmt::print("connections: {}/{}, messages: {}, bytes: {}, errors: {}, elapsed: {:.3f} s\n",
-               t.connected, opts.connections, t.messages, t.bytes, t.errors, elapsed.count());
-    co_return t.errors == 0 ? 0 : 1;
+    std::lock_guard lock(m);
+    all.add(t);
+    co_return 0;
 }
 
 int main(int argc, char** argv) {
@@ -96,12 +100,24 @@ int main(int argc, char** argv) {
         "usage: multiconn_client [--connections N] [--messages M] [--message TEXT]\n"
         "                        [--host ADDR|NAME] [--port N] [--unix PATH]\n"
         "                        [--connect-timeout MS] [--backend auto|io_uring|epoll]\n"
-        "                        [--fast-paths on|off]\n"
+        "                        [--fast-paths on|off] [--threads T]\n"
         "Opens N connections (default 10) to an echo server at once, sends M messages\n"
         "(default 5) on each, verifies every echo and prints a summary; exit 1 on any error.\n"
-        "Connecting gives up after MS ms (default 10000).\n";
+        "Connecting gives up after MS ms (default 10000). T loops (default 1; 0: one per\n"
+        "CPU) share the connections.\n";
     auto opts = example::parse(argc, argv, usage, true,
                                example::names | example::unix_socket | example::connections |
-                                   example::connect_timeout);
-    return example::run(main_task(opts), opts, "multiconn_client");
+                                   example::connect_timeout | example::threads);
+    totals t;
+    std::mutex m;
+    auto start = std::chrono::steady_clock::now();
+    auto loop = [&](const group_context& g) { return run_loop(g, opts, t, m); };
+    if (int code = example::run_loops(loop, opts, "multiconn_client", false); code != 0)
+        return code;
+    std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    if (t.errors > 0)
+        fmt::print(stderr, "multiconn_client: {}: {}\n", example::endpoint(opts), t.first_error);
+    fmt::print("connections: {}/{}, messages: {}, bytes: {}, errors: {}, elapsed: {:.3f} s\n",
+               t.connected, opts.connections, t.messages, t.bytes, t.errors, elapsed.count());
+    return t.errors == 0 ? 0 : 1;
 }

@@ -44,10 +44,6 @@ task<> serve(tcp_listener& listener, task_group& connections, std::chrono::milli
     }
 }
 
-task<result<int>> next_signal(signal_set& s) {
-    co_return co_await s.wait();
-}
-
 task<int> main_task(example::options opts) {
     signal_set stop{SIGINT, SIGTERM};
     auto listener = tcp_listener::bind(opts.address);
@@ -60,7 +56,7 @@ task<int> main_task(example::options opts) {
                to_string(current_loop().backend()));
     std::fflush(stdout);
     task_group connections;
-    co_await when_any(serve(*listener, connections, opts.read_timeout), next_signal(stop));
+    co_await when_any(serve(*listener, connections, opts.read_timeout), example::next_signal(stop));
     listener->close();
     co_await example::shut_down(connections, stop, opts.grace);
     co_return 0;

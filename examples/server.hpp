@@ -3,9 +3,10 @@
 // skeleton echo_server.cpp spells out (listen on --host/--port, print the
 // listening lines, run one session per connection until SIGINT/SIGTERM, then
 // stop accepting, let the program wind its sessions down with `on_stop`, and
-// give them --grace ms before cancelling what is left), and two line helpers.
+// shut down as shutdown.hpp does), and two line helpers.
 
 #include "cli.hpp"
+#include "shutdown.hpp"
 #include <coronet/net/tcp_listener.hpp>
 #include <coronet/runtime/signal_set.hpp>
 #include <coronet/runtime/task_group.hpp>
@@ -38,20 +39,13 @@ namespace detail {
 template <class Session>
 coronet::task<> accept_all(coronet::tcp_listener& listener, coronet::task_group& sessions,
                            Session& session) {
-    using namespace std::chrono_literals;
     for (;;) {
-        auto conn = co_await listener.accept();
+        auto conn = co_await listener.accept_or_refuse(); // out of fds: refuses a client
         if (conn)
             sessions.spawn(session(std::move(*conn)));
-        else if (conn.error() == std::errc::too_many_files_open)
-            co_await coronet::sleep_for(100ms); // out of fds: the open sessions go on
-        else
+        else if (conn.error() != std::errc::too_many_files_open)
             co_return; // cancelled: stop accepting
     }
-}
-
-inline coronet::task<coronet::result<int>> next_signal(coronet::signal_set& s) {
-    co_return co_await s.wait();
 }
 
 } // namespace detail
@@ -72,12 +66,10 @@ coronet::task<int> serve_until_signal(const char* prog, options opts, Session se
     }
     print_listening(listener->local_address());
     coronet::task_group sessions;
-    co_await coronet::when_any(detail::accept_all(*listener, sessions, session),
-                               detail::next_signal(stop));
+    co_await coronet::when_any(detail::accept_all(*listener, sessions, session), next_signal(stop));
     listener->close();
     on_stop();
-    auto joined = co_await coronet::with_timeout(opts.grace, sessions.join());
-    if (!joined) fmt::print("grace period over: remaining connections cancelled\n");
+    co_await shut_down(sessions, stop, opts.grace);
     co_return 0;
 }
 

@@ -5,6 +5,7 @@
 // Run:   build/examples/udp_echo_server [--host 127.0.0.1] [--port 65432] [--backend auto]
 // Then:  build/examples/udp_echo_client (or any UDP client); Ctrl-C stops it.
 #include "cli.hpp"
+#include "shutdown.hpp"
 #include <coronet/net/udp_socket.hpp>
 #include <coronet/runtime/signal_set.hpp>
 #include <coronet/runtime/when_all.hpp>
@@ -30,10 +31,6 @@ task<> serve(udp_socket& sock) {
     }
 }
 
-task<result<int>> next_signal(signal_set& s) {
-    co_return co_await s.wait();
-}
-
 task<int> main_task(example::options opts) {
     signal_set stop{SIGINT, SIGTERM};
     auto sock = udp_socket::bind(opts.address);
@@ -45,7 +42,7 @@ task<int> main_task(example::options opts) {
     fmt::print("listening on {} (backend: {})\n", sock->local_address().value(),
                to_string(current_loop().backend()));
     std::fflush(stdout);
-    auto first = co_await when_any(serve(*sock), next_signal(stop));
+    auto first = co_await when_any(serve(*sock), example::next_signal(stop));
     co_return first.index == 1 ? 0 : 1; // a signal, or serve() failed
 }
 
