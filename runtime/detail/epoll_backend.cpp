@@ -44,7 +44,11 @@ bool epoll_backend::submit(operation& op) {
         r = st.known_empty() ? -EAGAIN : attempt_pooled(op, st);
         break;
     case op_kind::send_all:
-        r = epoll_syscalls::send_all(op);
+        if (faults_ != nullptr) [[unlikely]] {
+            r = attempt_with_faults(op, st);
+            break;
+        }
+        r = epoll_syscalls::send_all<false>(op, nullptr, nullptr);
         break;
     default:
         r = is_read_side(op.kind) && st.known_empty() ? -EAGAIN : attempt(op, st);
@@ -135,10 +139,8 @@ void epoll_backend::drain() noexcept {
     cancel_pool_waiters(-1);
 }
 
-std::size_t epoll_backend::poll(std::optional<std::chrono::nanoseconds> timeout) {
-    ++stats_.kernel_waits;
-    int n = wait(timeout);
-    std::size_t before = ready_.size();
+// The edges one wait returned: retry the parked operations they concern.
+[[gnu::always_inline]] inline void epoll_backend::handle_events(int n) noexcept {
     for (int i = 0; i < n; ++i) {
         const epoll_event& ev = events_[static_cast<std::size_t>(i)];
         if (ev.data.fd == wake_.fd()) {
@@ -155,6 +157,35 @@ std::size_t epoll_backend::poll(std::optional<std::chrono::nanoseconds> timeout)
         }
         if ((ev.events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) && st.writers.head != nullptr)
             drive(st, st.writers);
+    }
+}
+
+std::size_t epoll_backend::poll(std::optional<std::chrono::nanoseconds> timeout) {
+    if (faults_ != nullptr) [[unlikely]]
+        return poll_with_faults(timeout);
+    ++stats_.kernel_waits;
+    int n = wait(timeout);
+    std::size_t before = ready_.size();
+    handle_events(n);
+    return ready_.size() - before;
+}
+
+// poll() under a test's fault plan (fault.hpp): the wait may be "interrupted"
+// (EINTR: no wait at all), and the operations given an injected EAGAIN are
+// retried after it, as if an edge had come.
+std::size_t epoll_backend::poll_with_faults(std::optional<std::chrono::nanoseconds> timeout) {
+    ++stats_.kernel_waits;
+    if (!redrive_.empty()) timeout = std::chrono::nanoseconds(0);
+    int n = faults_->enter_failure(false) != 0 ? 0 : wait(timeout);
+    std::size_t before = ready_.size();
+    handle_events(n);
+    std::vector<int> fds;
+    fds.swap(redrive_); // a retry may be given EAGAIN again: it goes to the next poll
+    for (int fd : fds) {
+        fd_state* st = fds_.find(fd);
+        if (st == nullptr) continue;
+        if (st->readers.head != nullptr) drive(*st, st->readers);
+        if (st->writers.head != nullptr) drive(*st, st->writers);
     }
     return ready_.size() - before;
 }

@@ -2,8 +2,9 @@
 // The epoll backend's class (internal): readiness based. Its code is split
 // by concept (DESIGN.md has the file map):
 //   epoll_backend.cpp   submit, cancel, close/forget, drain, the wait and its edges
-//   epoll_perform.cpp   the syscall each kind of operation makes, and read readiness
+//   epoll_perform.hpp   the syscall each kind of operation makes, and read readiness
 //   epoll_pooled.cpp    pooled receives: a pool buffer only when data is there
+//   epoll_fault.cpp     the test-only fault seam (fault.hpp)
 //
 // Each fd is registered once, edge triggered, the first time an operation on
 // it would block; every operation tries its syscall first and parks on the
@@ -14,6 +15,7 @@
 
 #include <array>
 #include <sys/epoll.h>
+#include <vector>
 
 namespace coronet::detail {
 
@@ -46,21 +48,32 @@ private:
 
     // epoll_backend.cpp
     int wait(std::optional<std::chrono::nanoseconds> timeout);
+    void handle_events(int n) noexcept;
     int register_fd(int fd, fd_state& st) noexcept;
     bool park(operation& op, fd_state& st, int r);
     void drive(fd_state& st, operation_list& list) noexcept;
     void cancel_all(fd_state& st) noexcept;
     void settle(int fd) noexcept;
-    // epoll_perform.cpp
+    // epoll_perform.hpp
     int attempt(operation& op, fd_state& st) noexcept;
-    // epoll_pooled.cpp
+    template <bool Faults>
+    int perform(operation& op, fd_state& st) noexcept;
+    template <bool Faults = false>
     int attempt_pooled(operation& op, fd_state& st) noexcept;
+    // epoll_pooled.cpp
     void give_to_pool_waiter() noexcept;
+    // epoll_fault.cpp: the test-only fault seam (fault.hpp)
+    int attempt_with_faults(operation& op, fd_state& st) noexcept;
+    std::size_t poll_with_faults(std::optional<std::chrono::nanoseconds> timeout);
 
     int epfd_ = -1;
     bool pwait2_ = true;
     fd_table<fd_state> fds_;
     std::array<epoll_event, 256> events_{};
+    // Fault seam: fds whose operation was given an injected EAGAIN. No edge
+    // will come for it (the socket's readiness did not change), so the next
+    // poll retries them as if one had.
+    std::vector<int> redrive_;
 };
 
 } // namespace coronet::detail

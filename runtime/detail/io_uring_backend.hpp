@@ -9,6 +9,7 @@
 //   io_uring_multishot.cpp    a socket's multishot request (receive or accept) and its queue
 //   io_uring_buffer_ring.cpp  the provided buffer ring behind pooled receives
 //   io_uring_pooled.cpp       pooled receives without a ring (poll, then a pool buffer)
+//   io_uring_fault.cpp        the test-only fault seam (fault.hpp)
 //
 // user_data: an operation's address for one-shot requests; a tag in the top
 // byte (below) for a socket's multishot request (tag << 56 | fd) and for the
@@ -108,6 +109,13 @@ private:
     // waiter and a send reaches its SQE without a chain of calls; everything
     // else goes to the concept files below.
     io_uring_sqe* get_sqe() {
+        if (faults_ != nullptr) [[unlikely]]
+            return get_sqe_with_faults();
+        return chained_sqe();
+    }
+    // An SQE of a chain that prepare() made room for (never a forced flush
+    // from the fault seam: that would split the chain).
+    io_uring_sqe* chained_sqe() {
         io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
         return sqe != nullptr ? sqe : get_sqe_slow();
     }
@@ -192,6 +200,7 @@ private:
 
     // io_uring_submit.cpp
     io_uring_sqe* get_sqe_slow();
+    io_uring_sqe* get_sqe_with_faults();
     void flush_sq();
     void wait_some() noexcept;
     void arm_wakeup();
@@ -200,6 +209,8 @@ private:
     void unlink(operation& op) noexcept { slots_.at(op.fd).kernel_ops.remove(op); }
     // io_uring_complete.cpp
     std::size_t reap() noexcept;
+    template <bool Faults>
+    std::size_t reap_cqes() noexcept;
     void complete(operation& op, int res, unsigned flags) noexcept;
     void complete_default(operation& op, int res) noexcept;
     bool retry_after_eagain(operation& op, int res) noexcept;
@@ -237,6 +248,10 @@ private:
     void setup_buffer_ring();
     void on_no_buffers(int fd, fd_slot& s) noexcept;
     void rearm_starved() noexcept;
+    // io_uring_fault.cpp: the test-only fault seam (fault.hpp)
+    void inject(io_uring_sqe* sqe, operation& op);
+    void inject_arm(io_uring_sqe* sqe, int fd, const fd_slot& s);
+    void before_completion(std::uint64_t user_data, int& res) noexcept;
     // io_uring_pooled.cpp
     bool submit_pooled(operation& op, fd_slot& s);
     void receive_pooled_plain(operation& op);

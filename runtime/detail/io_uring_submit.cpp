@@ -1,6 +1,7 @@
 // The io_uring backend (see io_uring_backend.hpp): submission. submit()
 // dispatches per kind; one-shot requests are only queued in the SQ ring, and
 // poll() flushes them and waits in a single io_uring_enter per loop turn.
+#include "coronet/runtime/detail/fault.hpp"
 #include "coronet/runtime/detail/io_uring_backend.hpp"
 
 #include <poll.h>
@@ -35,6 +36,8 @@ bool io_uring_backend::submit(operation& op) {
             s.kernel_ops.push(op);
             io_uring_sqe* sqe = get_sqe();
             prepare_send(sqe, op);
+            if (faults_ != nullptr) [[unlikely]]
+                inject(sqe, op);
             io_uring_sqe_set_data(sqe, &op);
             return false;
         }
@@ -57,7 +60,9 @@ std::size_t io_uring_backend::poll(std::optional<std::chrono::nanoseconds> timeo
     if (!wake_armed_) arm_wakeup();
     ++stats_.kernel_waits;
     int r;
-    if (!timeout) { // the plainest call: submit and wait for one CQE
+    if (faults_ != nullptr && (r = faults_->enter_failure(true)) != 0) [[unlikely]] {
+        // a test's fault plan: the enter failed, nothing submitted or waited
+    } else if (!timeout) { // the plainest call: submit and wait for one CQE
         r = io_uring_submit_and_wait(&ring_, 1);
     } else if (timeout->count() == 0) {
         r = io_uring_submit_and_get_events(&ring_);
@@ -98,6 +103,13 @@ void io_uring_backend::flush() noexcept {
     [[maybe_unused]] int r = io_uring_submit(&ring_); // failures: nothing better to do here
 }
 
+// The fault seam's get_sqe: sometimes the SQ is (made) full, so the
+// flush-and-retry path runs.
+io_uring_sqe* io_uring_backend::get_sqe_with_faults() {
+    if (faults_->fire(fault::sq_full)) return get_sqe_slow();
+    return chained_sqe();
+}
+
 io_uring_sqe* io_uring_backend::get_sqe_slow() {
     io_uring_sqe* sqe = nullptr;
     while (sqe == nullptr) { // SQ full: flush it and retry
@@ -109,7 +121,8 @@ io_uring_sqe* io_uring_backend::get_sqe_slow() {
 
 void io_uring_backend::flush_sq() {
     ++stats_.kernel_waits;
-    int r = io_uring_submit(&ring_);
+    int r = 0;
+    if (faults_ == nullptr || (r = faults_->enter_failure(true)) == 0) r = io_uring_submit(&ring_);
     if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
         throw std::system_error(-r, std::generic_category(), "io_uring_submit");
     // CQ backpressure: make room. Not from inside reap(), which has already
@@ -121,24 +134,32 @@ void io_uring_backend::flush_sq() {
 void io_uring_backend::wait_some() noexcept {
     ++stats_.kernel_waits;
     io_uring_cqe* cqe = nullptr;
-    int r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, nullptr, nullptr);
-    (void)r; // EINTR and friends: just reap what there is and wait again
+    if (faults_ == nullptr || faults_->enter_failure(true) == 0) {
+        int r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, nullptr, nullptr);
+        (void)r; // EINTR and friends: just reap what there is and wait again
+    }
     reap();
 }
 
 // Queues the SQE for `op`; with `after_poll`, behind a linked poll for
 // readiness (a kernel that returned EAGAIN for a non-blocking socket).
 void io_uring_backend::prepare(operation& op, bool after_poll) {
-    // A chain must not be split by an SQ flush: make room for all of it.
+    // A chain must not be split by an SQ flush: make room for all of it
+    // (a flush may reap, and what that completes may queue SQEs: check again).
     unsigned need = 1 + (after_poll ? 1 : 0) + (op.deadline != nullptr ? 1 : 0);
-    if (need > 1 && io_uring_sq_space_left(&ring_) < need) flush_sq();
+    if (need > 1) {
+        if (faults_ != nullptr && faults_->fire(fault::sq_full)) [[unlikely]]
+            flush_sq();
+        while (io_uring_sq_space_left(&ring_) < need)
+            flush_sq();
+    }
     if (after_poll) {
-        io_uring_sqe* p = get_sqe();
+        io_uring_sqe* p = chained_sqe();
         io_uring_prep_poll_add(p, op.fd, is_read_side(op.kind) ? POLLIN : POLLOUT);
         io_uring_sqe_set_data64(p, 0);
         p->flags |= IOSQE_IO_LINK;
     }
-    io_uring_sqe* sqe = get_sqe();
+    io_uring_sqe* sqe = need > 1 ? chained_sqe() : get_sqe();
     switch (op.kind) {
     case op_kind::accept:
         io_uring_prep_accept(sqe, op.fd, static_cast<sockaddr*>(op.buffer),
@@ -172,10 +193,12 @@ void io_uring_backend::prepare(operation& op, bool after_poll) {
         io_uring_prep_sendmsg(sqe, op.fd, static_cast<const msghdr*>(op.buffer), MSG_NOSIGNAL);
         break;
     }
+    if (faults_ != nullptr) [[unlikely]]
+        inject(sqe, op);
     io_uring_sqe_set_data(sqe, &op);
     if (op.deadline != nullptr) { // the kernel cancels op at the deadline
         sqe->flags |= IOSQE_IO_LINK;
-        io_uring_sqe* t = get_sqe();
+        io_uring_sqe* t = chained_sqe();
         io_uring_prep_link_timeout(
             t,
             const_cast<__kernel_timespec*>(reinterpret_cast<const __kernel_timespec*>(op.deadline)),
