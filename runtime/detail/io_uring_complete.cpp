@@ -53,6 +53,8 @@ std::size_t io_uring_backend::reap_cqes() noexcept {
             if (res < 0) // the kernel refused our MSG_RING: wake that loop by its eventfd
                 reinterpret_cast<wake_fd*>(static_cast<std::uintptr_t>(ud & ((1ull << 56) - 1)))
                     ->signal();
+        } else if (t == tag::ready) {
+            on_ready(untagged(ud), res);
         } else if (ud != LIBURING_UDATA_TIMEOUT) {
             on_multishot(t, static_cast<int>(ud & 0xffffffffu), res, flags);
         }
@@ -88,12 +90,24 @@ void io_uring_backend::complete_default(operation& op, int res) noexcept {
 }
 
 // An old kernel may answer EAGAIN for a non-blocking socket: wait for
-// readiness behind a linked poll, then try again. Cancelled, the operation
-// ends with operation_canceled instead.
+// readiness (wait_ready), then try again. Cancelled, the operation ends with
+// operation_canceled instead.
 bool io_uring_backend::retry_after_eagain(operation& op, int res) noexcept {
     if (res != -EAGAIN || !may_continue(op)) return false;
-    resubmit(op, true);
+    wait_ready(op);
     return true;
+}
+
+// The readiness poll of wait_ready() completed: the socket is ready (try
+// again), or the poll was cancelled (a cancel, close(), drain() or the
+// deadline) or failed; then the operation has done nothing and ends so.
+void io_uring_backend::on_ready(operation& op, int res) noexcept {
+    if (res >= 0 && op.state == op_state::polling && may_continue(op)) {
+        resubmit(op);
+        return;
+    }
+    unlink(op);
+    finish(op, res < 0 && res != -ECANCELED ? res : -ECANCELED);
 }
 
 void io_uring_backend::cancel(operation& op) noexcept {
@@ -121,9 +135,13 @@ void io_uring_backend::cancel(operation& op) noexcept {
 }
 
 void io_uring_backend::request_cancel(operation& op) noexcept {
+    // A plain pooled receive polls under op's own user_data; every other
+    // operation that polls waits on its readiness poll (wait_ready).
+    const bool ready_poll = op.state == op_state::polling && op.kind != op_kind::recv_pooled;
     set_state(op, op_state::cancelling);
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_cancel64(sqe, reinterpret_cast<std::uintptr_t>(&op), 0);
+    io_uring_prep_cancel64(
+        sqe, ready_poll ? tagged(tag::ready, op) : reinterpret_cast<std::uintptr_t>(&op), 0);
     io_uring_sqe_set_data64(sqe, 0);
 }
 

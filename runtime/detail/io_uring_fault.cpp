@@ -74,6 +74,9 @@ void io_uring_backend::before_completion(std::uint64_t user_data, int& res) noex
         if ((op.state == op_state::in_kernel || op.state == op_state::polling) &&
             faults_->fire(fault::cancel_race))
             request_cancel(op);
+    } else if (t == tag::ready) {
+        operation& op = untagged(user_data);
+        if (op.state == op_state::polling && faults_->fire(fault::cancel_race)) request_cancel(op);
     } else if (t == tag::recv || t == tag::accept) {
         int fd = static_cast<int>(user_data & 0xffffffffu);
         fd_slot& s = slots_.at(fd);

@@ -52,7 +52,7 @@ bool io_uring_backend::submit(operation& op) {
 void io_uring_backend::start(operation& op) {
     pend(op, op_state::in_kernel);
     slots_.at(op.fd).kernel_ops.push(op);
-    prepare(op, false);
+    prepare(op);
 }
 
 std::size_t io_uring_backend::poll(std::optional<std::chrono::nanoseconds> timeout) {
@@ -141,25 +141,21 @@ void io_uring_backend::wait_some() noexcept {
     reap();
 }
 
-// Queues the SQE for `op`; with `after_poll`, behind a linked poll for
-// readiness (a kernel that returned EAGAIN for a non-blocking socket).
-void io_uring_backend::prepare(operation& op, bool after_poll) {
-    // A chain must not be split by an SQ flush: make room for all of it
-    // (a flush may reap, and what that completes may queue SQEs: check again).
-    unsigned need = 1 + (after_poll ? 1 : 0) + (op.deadline != nullptr ? 1 : 0);
-    if (need > 1) {
-        if (faults_ != nullptr && faults_->fire(fault::sq_full)) [[unlikely]]
-            flush_sq();
-        while (io_uring_sq_space_left(&ring_) < need)
-            flush_sq();
-    }
-    if (after_poll) {
-        io_uring_sqe* p = chained_sqe();
-        io_uring_prep_poll_add(p, op.fd, is_read_side(op.kind) ? POLLIN : POLLOUT);
-        io_uring_sqe_set_data64(p, 0);
-        p->flags |= IOSQE_IO_LINK;
-    }
-    io_uring_sqe* sqe = need > 1 ? chained_sqe() : get_sqe();
+// A chain of `need` SQEs must not be split by an SQ flush: makes room for
+// all of it (a flush may reap, and what that completes may queue SQEs:
+// check again). Its SQEs are then taken with chained_sqe().
+void io_uring_backend::make_room(unsigned need) {
+    if (faults_ != nullptr && faults_->fire(fault::sq_full)) [[unlikely]]
+        flush_sq();
+    while (io_uring_sq_space_left(&ring_) < need)
+        flush_sq();
+}
+
+// Queues the SQE for `op`, and its linked timeout if it has a deadline.
+void io_uring_backend::prepare(operation& op) {
+    const bool timed = op.deadline != nullptr;
+    if (timed) make_room(2);
+    io_uring_sqe* sqe = timed ? chained_sqe() : get_sqe();
     switch (op.kind) {
     case op_kind::accept:
         io_uring_prep_accept(sqe, op.fd, static_cast<sockaddr*>(op.buffer),
@@ -196,15 +192,35 @@ void io_uring_backend::prepare(operation& op, bool after_poll) {
     if (faults_ != nullptr) [[unlikely]]
         inject(sqe, op);
     io_uring_sqe_set_data(sqe, &op);
-    if (op.deadline != nullptr) { // the kernel cancels op at the deadline
-        sqe->flags |= IOSQE_IO_LINK;
-        io_uring_sqe* t = chained_sqe();
-        io_uring_prep_link_timeout(
-            t,
-            const_cast<__kernel_timespec*>(reinterpret_cast<const __kernel_timespec*>(op.deadline)),
-            IORING_TIMEOUT_ABS);
-        io_uring_sqe_set_data64(t, 0);
-    }
+    if (timed) link_deadline(sqe, op);
+}
+
+// Links a timeout behind `sqe` (room made for it): the kernel cancels the
+// request at op's deadline.
+void io_uring_backend::link_deadline(io_uring_sqe* sqe, const operation& op) {
+    sqe->flags |= IOSQE_IO_LINK;
+    io_uring_sqe* t = chained_sqe();
+    io_uring_prep_link_timeout(
+        t, const_cast<__kernel_timespec*>(reinterpret_cast<const __kernel_timespec*>(op.deadline)),
+        IORING_TIMEOUT_ABS);
+    io_uring_sqe_set_data64(t, 0);
+}
+
+// An old kernel answered EAGAIN for a non-blocking socket: `op` waits for
+// readiness with a POLL_ADD of its own (state polling), whose user_data is
+// tagged with op's address, then goes in again (on_ready). Not a POLL_ADD
+// linked in front of the request: ASYNC_CANCEL cannot find a request that
+// waits behind its link's head, so a cancel, close() or drain() of an
+// operation behind a poll that never fires would wait forever. A deadline
+// is linked to the poll (and again to the request once it goes in).
+void io_uring_backend::wait_ready(operation& op) {
+    set_state(op, op_state::polling);
+    const bool timed = op.deadline != nullptr;
+    if (timed) make_room(2);
+    io_uring_sqe* p = timed ? chained_sqe() : get_sqe();
+    io_uring_prep_poll_add(p, op.fd, is_read_side(op.kind) ? POLLIN : POLLOUT);
+    io_uring_sqe_set_data64(p, tagged(tag::ready, op));
+    if (timed) link_deadline(p, op);
 }
 
 } // namespace coronet::detail

@@ -16,6 +16,7 @@
 #include <string>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 using namespace coronet;
@@ -179,4 +180,49 @@ TEST_CASE("fault seam: an injected reset ends the stream with connection_reset o
     f.b->close(s);
     ::close(c);
     ::close(l);
+}
+
+// Regression (found by fault_test on io_uring-plain: close() of a listener
+// hung): after an EAGAIN, io_uring waited for readiness with a POLL_ADD
+// linked in front of the request, and ASYNC_CANCEL cannot reach a request
+// that waits behind its link's head. Now the poll is a request of its own
+// that a cancel reaches. Every receive here gets EAGAIN, so it waits on that
+// poll, on a socket that never becomes readable.
+TEST_CASE("fault seam: an operation waiting for readiness after EAGAIN is cancelled and closed") {
+    scoped_plan plan(only(fault::again, 1.0));
+    fixture f;
+    socket_pair p;
+    char buf[8];
+    operation r = make(op_kind::recv, p.b, buf, sizeof buf);
+    REQUIRE_FALSE(f.b->submit(r));
+    for (int i = 0; i < 5; ++i)
+        f.b->poll(std::chrono::milliseconds(1));
+    REQUIRE(r.state != op_state::done);
+    f.b->cancel(r);
+    REQUIRE(f.poll_until_done(r));
+    CHECK(r.result == -ECANCELED);
+
+    operation again = make(op_kind::recv, p.b, buf, sizeof buf);
+    REQUIRE_FALSE(f.b->submit(again));
+    for (int i = 0; i < 5; ++i)
+        f.b->poll(std::chrono::milliseconds(1));
+    f.b->close(std::exchange(p.b, -1)); // returns once the operation is joined
+    CHECK(again.state == op_state::done);
+    CHECK(again.result == -ECANCELED);
+    CHECK(f.b->in_flight() == 0);
+}
+
+TEST_CASE("fault seam: a linked timeout still ends an operation waiting for readiness") {
+    scoped_plan plan(only(fault::again, 1.0));
+    fixture f;
+    socket_pair p;
+    char buf[8];
+    operation r = make(op_kind::recv, p.b, buf, sizeof buf);
+    if (!f.b->links_timeout(r)) return; // loop timers time it: nothing of the backend's
+    auto when = std::chrono::steady_clock::now().time_since_epoch() + std::chrono::milliseconds(30);
+    mono_timespec deadline{when.count() / 1'000'000'000, when.count() % 1'000'000'000};
+    r.deadline = &deadline;
+    REQUIRE_FALSE(f.b->submit(r));
+    REQUIRE(f.poll_until_done(r, 500)); // before: the timeout waited for a poll that never fired
+    CHECK(r.result == -ECANCELED);
 }
