@@ -90,10 +90,15 @@ void io_uring_backend::complete_default(operation& op, int res) noexcept {
 }
 
 // An old kernel may answer EAGAIN for a non-blocking socket: wait for
-// readiness (wait_ready), then try again. Cancelled, the operation ends with
-// operation_canceled instead.
-bool io_uring_backend::retry_after_eagain(operation& op, int res) noexcept {
-    if (res != -EAGAIN || !may_continue(op)) return false;
+// readiness (wait_ready), then try again; true if it does. Cancelled (or its
+// fd closing, or the loop draining), the operation has done nothing more:
+// `res` becomes -ECANCELED, never an EAGAIN the caller did not ask about.
+bool io_uring_backend::retry_after_eagain(operation& op, int& res) noexcept {
+    if (res != -EAGAIN) return false;
+    if (!may_continue(op)) {
+        res = -ECANCELED;
+        return false;
+    }
     wait_ready(op);
     return true;
 }

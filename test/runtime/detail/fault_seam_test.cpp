@@ -226,3 +226,18 @@ TEST_CASE("fault seam: a linked timeout still ends an operation waiting for read
     REQUIRE(f.poll_until_done(r, 500)); // before: the timeout waited for a poll that never fired
     CHECK(r.result == -ECANCELED);
 }
+
+// Regression (found by fault_test's receive storm on io_uring): a request
+// cancelled while the kernel answered EAGAIN finished with EAGAIN, which the
+// caller saw as resource_unavailable_try_again instead of operation_canceled.
+TEST_CASE("fault seam: a cancelled operation whose request got EAGAIN ends as cancelled") {
+    scoped_plan plan(only(fault::again, 1.0));
+    fixture f;
+    socket_pair p;
+    char buf[8];
+    operation r = make(op_kind::recv, p.b, buf, sizeof buf);
+    REQUIRE_FALSE(f.b->submit(r));
+    f.b->cancel(r); // before its EAGAIN comes back
+    REQUIRE(f.poll_until_done(r));
+    CHECK(r.result == -ECANCELED);
+}
