@@ -5,6 +5,7 @@
 // a recv(2) on EAGAIN; the next read edge marks it readable again.
 #include "coronet/runtime/detail/epoll_perform.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <system_error>
@@ -71,7 +72,43 @@ bool epoll_backend::park(operation& op, fd_state& st, int r) {
     if (r = register_fd(op.fd, st); r != -EAGAIN) return finish_inline(op, r);
     pend(op, op_state::parked);
     (is_read_side(op.kind) ? st.readers : st.writers).push(op);
+    if (op.kind == op_kind::connect && op.sent != 0) [[unlikely]]
+        wait_for_backlog(op.fd);
     return false;
+}
+
+// A Unix connect found its listener's backlog full (epoll_syscalls::connect)
+// and waits on its fd's write list like any connect, but no edge will say
+// when the listener accepts: the kernel wakes only connects that block. So
+// poll() tries connect(2) again itself (retry_backlog).
+void epoll_backend::wait_for_backlog(int fd) {
+    if (backlog_fds_.empty()) {
+        backlog_delay_ = std::chrono::milliseconds(1);
+        backlog_retry_ = std::chrono::steady_clock::now() + backlog_delay_;
+    }
+    backlog_fds_.push_back(fd);
+}
+
+// Connects again every waiting Unix connect (one cancelled or closed
+// meanwhile has left its fd's write list: dropped). While none gets
+// through, the delay doubles up to 64 ms; once one does, it starts over.
+void epoll_backend::retry_backlog() noexcept {
+    backlog_spare_.swap(backlog_fds_); // capacity kept: no allocation once warm
+    bool progress = false;
+    for (int fd : backlog_spare_) {
+        fd_state* st = fds_.find(fd);
+        operation* op = st != nullptr ? st->writers.head : nullptr;
+        if (op == nullptr || op->kind != op_kind::connect || op->sent == 0) continue;
+        drive(*st, st->writers);
+        if (st->writers.head == op)
+            backlog_fds_.push_back(fd);
+        else
+            progress = true;
+    }
+    backlog_spare_.clear();
+    backlog_delay_ = progress ? std::chrono::milliseconds(1)
+                              : std::min(backlog_delay_ * 2, std::chrono::milliseconds(64));
+    backlog_retry_ = std::chrono::steady_clock::now() + backlog_delay_;
 }
 
 // Adds `fd` to the epoll set once (edge triggered, both directions).
@@ -161,8 +198,8 @@ void epoll_backend::drain() noexcept {
 }
 
 std::size_t epoll_backend::poll(std::optional<std::chrono::nanoseconds> timeout) {
-    if (faults_ != nullptr) [[unlikely]]
-        return poll_with_faults(timeout);
+    if (faults_ != nullptr || !backlog_fds_.empty()) [[unlikely]]
+        return poll_slow(timeout);
     ++stats_.kernel_waits;
     int n = wait(timeout);
     std::size_t before = ready_.size();
@@ -170,23 +207,34 @@ std::size_t epoll_backend::poll(std::optional<std::chrono::nanoseconds> timeout)
     return ready_.size() - before;
 }
 
-// poll() under a test's fault plan (fault.hpp): the wait may be "interrupted"
-// (EINTR: no wait at all), and the operations given an injected EAGAIN are
-// retried after it, as if an edge had come.
-std::size_t epoll_backend::poll_with_faults(std::optional<std::chrono::nanoseconds> timeout) {
+// poll() while Unix connects wait for a backlog (the wait ends in time for
+// their retry), or under a test's fault plan (fault.hpp): the wait may be
+// "interrupted" (EINTR: no wait at all), and the operations given an
+// injected EAGAIN are retried after it, as if an edge had come.
+std::size_t epoll_backend::poll_slow(std::optional<std::chrono::nanoseconds> timeout) {
     ++stats_.kernel_waits;
+    if (!backlog_fds_.empty()) {
+        auto left = std::max(backlog_retry_ - std::chrono::steady_clock::now(),
+                             std::chrono::steady_clock::duration::zero());
+        if (!timeout || left < *timeout)
+            timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(left);
+    }
     if (!redrive_.empty()) timeout = std::chrono::nanoseconds(0);
-    int n = faults_->enter_failure(false) != 0 ? 0 : wait(timeout);
+    int n = faults_ != nullptr && faults_->enter_failure(false) != 0 ? 0 : wait(timeout);
     std::size_t before = ready_.size();
     handle_events(n);
-    std::vector<int> fds;
-    fds.swap(redrive_); // a retry may be given EAGAIN again: it goes to the next poll
-    for (int fd : fds) {
-        fd_state* st = fds_.find(fd);
-        if (st == nullptr) continue;
-        if (st->readers.head != nullptr) drive(*st, st->readers);
-        if (st->writers.head != nullptr) drive(*st, st->writers);
+    if (!redrive_.empty()) {
+        std::vector<int> fds;
+        fds.swap(redrive_); // a retry may be given EAGAIN again: it goes to the next poll
+        for (int fd : fds) {
+            fd_state* st = fds_.find(fd);
+            if (st == nullptr) continue;
+            if (st->readers.head != nullptr) drive(*st, st->readers);
+            if (st->writers.head != nullptr) drive(*st, st->writers);
+        }
     }
+    if (!backlog_fds_.empty() && std::chrono::steady_clock::now() >= backlog_retry_)
+        retry_backlog();
     return ready_.size() - before;
 }
 

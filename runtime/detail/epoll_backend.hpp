@@ -14,6 +14,7 @@
 #include "coronet/runtime/detail/fd_table.hpp"
 
 #include <array>
+#include <chrono>
 #include <sys/epoll.h>
 #include <vector>
 
@@ -64,7 +65,10 @@ private:
     void give_to_pool_waiter() noexcept;
     // epoll_fault.cpp: the test-only fault seam (fault.hpp)
     int attempt_with_faults(operation& op, fd_state& st) noexcept;
-    std::size_t poll_with_faults(std::optional<std::chrono::nanoseconds> timeout);
+    // epoll_backend.cpp: what poll() does past its straight path
+    std::size_t poll_slow(std::optional<std::chrono::nanoseconds> timeout);
+    void wait_for_backlog(int fd);
+    void retry_backlog() noexcept;
 
     int epfd_ = -1;
     bool pwait2_ = true;
@@ -74,6 +78,12 @@ private:
     // will come for it (the socket's readiness did not change), so the next
     // poll retries them as if one had.
     std::vector<int> redrive_;
+    // Unix connects waiting for room in a listener's backlog (their fds): no
+    // edge tells when it has some, so they are retried on a timer of the
+    // backend's own, from 1 ms backing off to 64 ms while nothing connects.
+    std::vector<int> backlog_fds_, backlog_spare_;
+    std::chrono::steady_clock::time_point backlog_retry_{};
+    std::chrono::milliseconds backlog_delay_{1};
 };
 
 } // namespace coronet::detail

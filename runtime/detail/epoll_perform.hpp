@@ -54,13 +54,17 @@ inline int send_all(operation& op, fault_injector* faults, std::vector<int>* red
 }
 
 // A non-blocking connect: started when the operation is (state idle), then
-// finished on writability by SO_ERROR (state parked).
+// finished on writability by SO_ERROR (state parked). A Unix listener whose
+// backlog is full answers EAGAIN and nothing is in progress: op.sent = 1
+// marks the connect to be made again (epoll_backend::retry_backlog).
 inline int connect(operation& op) noexcept {
-    if (op.state == op_state::idle) {
+    if (op.state == op_state::idle || op.sent != 0) {
         int r = retry_eintr([&] {
             return ::connect(op.fd, static_cast<const sockaddr*>(op.buffer),
                              static_cast<socklen_t>(op.length));
         });
+        if (r == -EAGAIN && static_cast<const sockaddr*>(op.buffer)->sa_family == AF_UNIX)
+            op.sent = 1;
         return r == -EINPROGRESS ? -EAGAIN : r;
     }
     int err = 0;

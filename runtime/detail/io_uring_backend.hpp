@@ -226,6 +226,7 @@ private:
     std::size_t reap_cqes() noexcept;
     void complete(operation& op, int res, unsigned flags) noexcept;
     void complete_default(operation& op, int res) noexcept;
+    void complete_connect(operation& op, int res) noexcept;
     bool retry_after_eagain(operation& op, int& res) noexcept;
     void on_ready(operation& op, int res) noexcept;
     void request_cancel(operation& op) noexcept;

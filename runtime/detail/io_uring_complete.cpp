@@ -8,6 +8,8 @@
 #include "coronet/runtime/detail/io_uring_backend.hpp"
 
 #include <cerrno>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace coronet::detail {
@@ -77,10 +79,47 @@ void io_uring_backend::complete(operation& op, int res, unsigned flags) noexcept
             res = -ECANCELED;
         }
         break;
+    case op_kind::connect:
+        if (res == -EAGAIN || op.sent != 0) [[unlikely]]
+            return complete_connect(op, res);
+        break;
     default:
         break;
     }
     complete_default(op, res);
+}
+
+namespace {
+bool set_nonblocking(int fd, bool on) noexcept {
+    int flags = ::fcntl(fd, F_GETFL);
+    return flags >= 0 && ::fcntl(fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK) == 0;
+}
+} // namespace
+
+// A Unix connect to a listener whose backlog is full fails with EAGAIN on a
+// non-blocking socket, and no poll event tells when there is room: the
+// kernel wakes only connects that block, when the listener accepts. So the
+// socket is made blocking and the connect goes to io_uring's workers
+// (IOSQE_ASYNC, marked by op.sent = 1), where it waits in the kernel;
+// O_NONBLOCK is restored when it completes. A cancel (or a linked timeout)
+// interrupts that wait: -EINTR, reported as -ECANCELED. An EAGAIN for
+// another family goes the general way (retry_after_eagain).
+void io_uring_backend::complete_connect(operation& op, int res) noexcept {
+    if (op.sent != 0) { // the blocking connect is back
+        op.sent = 0;
+        set_nonblocking(op.fd, true);
+        if (res == -EINTR) res = -ECANCELED;
+    } else if (static_cast<const sockaddr*>(op.buffer)->sa_family != AF_UNIX) {
+        return complete_default(op, res);
+    } else if (!may_continue(op)) {
+        res = -ECANCELED;
+    } else if (set_nonblocking(op.fd, false)) {
+        op.sent = 1;
+        resubmit(op);
+        return;
+    }
+    unlink(op);
+    finish(op, res);
 }
 
 void io_uring_backend::complete_default(operation& op, int res) noexcept {

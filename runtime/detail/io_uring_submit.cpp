@@ -165,6 +165,7 @@ void io_uring_backend::prepare(operation& op) {
     case op_kind::connect:
         io_uring_prep_connect(sqe, op.fd, static_cast<const sockaddr*>(op.buffer),
                               static_cast<socklen_t>(op.length));
+        if (op.sent != 0) sqe->flags |= IOSQE_ASYNC; // blocking: waits for a Unix backlog
         break;
     case op_kind::recv_pooled: // plain mode: first readability, then into a pool buffer
         if (op.buffer == nullptr) {
