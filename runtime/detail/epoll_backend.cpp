@@ -14,7 +14,7 @@
 namespace coronet::detail {
 
 epoll_backend::epoll_backend(ready_queue& ready, const backend_config& config, wake_fd& wake)
-    : backend(ready, config, wake) {
+    : backend(ready, config, wake), poll_slow_(faults_ != nullptr) {
     epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (epfd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
     epoll_event ev{};
@@ -72,21 +72,30 @@ bool epoll_backend::park(operation& op, fd_state& st, int r) {
     if (r = register_fd(op.fd, st); r != -EAGAIN) return finish_inline(op, r);
     pend(op, op_state::parked);
     (is_read_side(op.kind) ? st.readers : st.writers).push(op);
-    if (op.kind == op_kind::connect && op.sent != 0) [[unlikely]]
-        wait_for_backlog(op.fd);
     return false;
 }
 
-// A Unix connect found its listener's backlog full (epoll_syscalls::connect)
-// and waits on its fd's write list like any connect, but no edge will say
-// when the listener accepts: the kernel wakes only connects that block. So
-// poll() tries connect(2) again itself (retry_backlog).
+// A connect's syscall (epoll_syscalls::connect), out of the straight path.
+int epoll_backend::attempt_connect(operation& op) noexcept {
+    const bool first = op.state == op_state::idle;
+    int r = epoll_syscalls::connect(op);
+    if (first && op.sent != 0) [[unlikely]]
+        wait_for_backlog(op.fd); // park() follows
+    return r;
+}
+
+// A Unix connect found its listener's backlog full (epoll_syscalls::connect,
+// from submit(): park() follows) and waits on its fd's write list like any
+// connect, but no edge will say when the listener accepts: the kernel wakes
+// only connects that block. So poll() tries connect(2) again itself
+// (retry_backlog).
 void epoll_backend::wait_for_backlog(int fd) {
     if (backlog_fds_.empty()) {
         backlog_delay_ = std::chrono::milliseconds(1);
         backlog_retry_ = std::chrono::steady_clock::now() + backlog_delay_;
     }
     backlog_fds_.push_back(fd);
+    poll_slow_ = true;
 }
 
 // Connects again every waiting Unix connect (one cancelled or closed
@@ -106,6 +115,7 @@ void epoll_backend::retry_backlog() noexcept {
             progress = true;
     }
     backlog_spare_.clear();
+    poll_slow_ = faults_ != nullptr || !backlog_fds_.empty();
     backlog_delay_ = progress ? std::chrono::milliseconds(1)
                               : std::min(backlog_delay_ * 2, std::chrono::milliseconds(64));
     backlog_retry_ = std::chrono::steady_clock::now() + backlog_delay_;
@@ -198,7 +208,7 @@ void epoll_backend::drain() noexcept {
 }
 
 std::size_t epoll_backend::poll(std::optional<std::chrono::nanoseconds> timeout) {
-    if (faults_ != nullptr || !backlog_fds_.empty()) [[unlikely]]
+    if (poll_slow_) [[unlikely]]
         return poll_slow(timeout);
     ++stats_.kernel_waits;
     int n = wait(timeout);

@@ -63,10 +63,11 @@ private:
     int attempt_pooled(operation& op, fd_state& st) noexcept;
     // epoll_pooled.cpp
     void give_to_pool_waiter() noexcept;
+    [[gnu::noinline]] int attempt_connect(operation& op) noexcept;
     // epoll_fault.cpp: the test-only fault seam (fault.hpp)
-    int attempt_with_faults(operation& op, fd_state& st) noexcept;
+    [[gnu::cold]] int attempt_with_faults(operation& op, fd_state& st) noexcept;
     // epoll_backend.cpp: what poll() does past its straight path
-    std::size_t poll_slow(std::optional<std::chrono::nanoseconds> timeout);
+    [[gnu::cold]] std::size_t poll_slow(std::optional<std::chrono::nanoseconds> timeout);
     void wait_for_backlog(int fd);
     void retry_backlog() noexcept;
 
@@ -82,6 +83,7 @@ private:
     // edge tells when it has some, so they are retried on a timer of the
     // backend's own, from 1 ms backing off to 64 ms while nothing connects.
     std::vector<int> backlog_fds_, backlog_spare_;
+    bool poll_slow_ = false; // faults_ or backlog_fds_: poll() leaves its straight path
     std::chrono::steady_clock::time_point backlog_retry_{};
     std::chrono::milliseconds backlog_delay_{1};
 };

@@ -124,7 +124,7 @@ inline int epoll_backend::perform(operation& op, fd_state& st) noexcept {
                              SOCK_NONBLOCK | SOCK_CLOEXEC);
         });
     case op_kind::connect:
-        return connect(op);
+        return attempt_connect(op);
     case op_kind::read:
         return retry_eintr([&] { return ::read(op.fd, op.buffer, op.length); });
     case op_kind::recvmsg:

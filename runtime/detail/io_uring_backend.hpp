@@ -121,11 +121,12 @@ private:
     io_uring_sqe* get_sqe() {
         if (faults_ != nullptr) [[unlikely]]
             return get_sqe_with_faults();
-        return chained_sqe();
+        return take_sqe();
     }
-    // An SQE of a chain that prepare() made room for (never a forced flush
-    // from the fault seam: that would split the chain).
-    io_uring_sqe* chained_sqe() {
+    // get_sqe() without the fault seam: for an SQE of a chain that make_room()
+    // made room for (a forced flush would split the chain), and for the
+    // straight send path, which runs only without a fault plan.
+    io_uring_sqe* take_sqe() {
         io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
         return sqe != nullptr ? sqe : get_sqe_slow();
     }
@@ -210,7 +211,7 @@ private:
 
     // io_uring_submit.cpp
     io_uring_sqe* get_sqe_slow();
-    io_uring_sqe* get_sqe_with_faults();
+    [[gnu::cold]] io_uring_sqe* get_sqe_with_faults();
     void flush_sq();
     void wait_some() noexcept;
     void arm_wakeup();
@@ -223,7 +224,7 @@ private:
     // io_uring_complete.cpp
     std::size_t reap() noexcept;
     template <bool Faults>
-    std::size_t reap_cqes() noexcept;
+    std::size_t reap_cqes() noexcept; // instantiated for both in io_uring_complete.cpp
     void complete(operation& op, int res, unsigned flags) noexcept;
     void complete_default(operation& op, int res) noexcept;
     void complete_connect(operation& op, int res) noexcept;
@@ -264,9 +265,11 @@ private:
     void on_no_buffers(int fd, fd_slot& s) noexcept;
     void rearm_starved() noexcept;
     // io_uring_fault.cpp: the test-only fault seam (fault.hpp)
-    void inject(io_uring_sqe* sqe, operation& op);
-    void inject_arm(io_uring_sqe* sqe, int fd, const fd_slot& s);
-    void before_completion(std::uint64_t user_data, int& res) noexcept;
+    [[gnu::cold]] void inject(io_uring_sqe* sqe, operation& op);
+    [[gnu::cold]] void inject_arm(io_uring_sqe* sqe, int fd, const fd_slot& s);
+    [[gnu::cold]] void before_completion(std::uint64_t user_data, int& res) noexcept;
+    [[gnu::cold]] std::size_t poll_with_faults(std::optional<std::chrono::nanoseconds> timeout);
+    void enter(std::optional<std::chrono::nanoseconds> timeout);
     // io_uring_pooled.cpp
     bool submit_pooled(operation& op, fd_slot& s);
     void receive_pooled_plain(operation& op);

@@ -66,6 +66,9 @@ std::size_t io_uring_backend::reap_cqes() noexcept {
     return ready_.size() - before;
 }
 
+template std::size_t io_uring_backend::reap_cqes<false>() noexcept;
+template std::size_t io_uring_backend::reap_cqes<true>() noexcept;
+
 void io_uring_backend::complete(operation& op, int res, unsigned flags) noexcept {
     switch (op.kind) {
     case op_kind::send:

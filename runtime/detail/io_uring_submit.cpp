@@ -31,13 +31,13 @@ bool io_uring_backend::submit(operation& op) {
         break;
     case op_kind::send:
     case op_kind::send_all:
-        if (op.deadline == nullptr) { // the straight path: one SQE, filled here
+        // The straight path: one SQE, filled here (under a fault plan,
+        // start() below, whose prepare() consults it).
+        if (op.deadline == nullptr && faults_ == nullptr) {
             pend(op, op_state::in_kernel);
             s.kernel_ops.push(op);
-            io_uring_sqe* sqe = get_sqe();
+            io_uring_sqe* sqe = take_sqe();
             prepare_send(sqe, op);
-            if (faults_ != nullptr) [[unlikely]]
-                inject(sqe, op);
             io_uring_sqe_set_data(sqe, &op);
             return false;
         }
@@ -55,14 +55,12 @@ void io_uring_backend::start(operation& op) {
     prepare(op);
 }
 
-std::size_t io_uring_backend::poll(std::optional<std::chrono::nanoseconds> timeout) {
-    if (rearm_pending_) rearm_starved();
-    if (!wake_armed_) arm_wakeup();
+// Submits and waits up to `timeout` (none: for one CQE), in one enter.
+[[gnu::always_inline]] inline void
+io_uring_backend::enter(std::optional<std::chrono::nanoseconds> timeout) {
     ++stats_.kernel_waits;
     int r;
-    if (faults_ != nullptr && (r = faults_->enter_failure(true)) != 0) [[unlikely]] {
-        // a test's fault plan: the enter failed, nothing submitted or waited
-    } else if (!timeout) { // the plainest call: submit and wait for one CQE
+    if (!timeout) { // the plainest call: submit and wait for one CQE
         r = io_uring_submit_and_wait(&ring_, 1);
     } else if (timeout->count() == 0) {
         r = io_uring_submit_and_get_events(&ring_);
@@ -73,7 +71,27 @@ std::size_t io_uring_backend::poll(std::optional<std::chrono::nanoseconds> timeo
     }
     if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY)
         throw std::system_error(-r, std::generic_category(), "io_uring_enter");
-    return reap();
+}
+
+std::size_t io_uring_backend::poll(std::optional<std::chrono::nanoseconds> timeout) {
+    if (faults_ != nullptr) [[unlikely]]
+        return poll_with_faults(timeout);
+    if (rearm_pending_) rearm_starved();
+    if (!wake_armed_) arm_wakeup();
+    enter(timeout);
+    return reap_cqes<false>();
+}
+
+// poll() under a test's fault plan: io_uring_enter may fail with EINTR or
+// EBUSY before it submits or waits (then only what is there is reaped).
+std::size_t io_uring_backend::poll_with_faults(std::optional<std::chrono::nanoseconds> timeout) {
+    if (rearm_pending_) rearm_starved();
+    if (!wake_armed_) arm_wakeup();
+    if (faults_->enter_failure(true) != 0)
+        ++stats_.kernel_waits;
+    else
+        enter(timeout);
+    return reap_cqes<true>();
 }
 
 bool io_uring_backend::send_msg_ring(int ring_fd, wake_fd& fallback) noexcept {
@@ -107,7 +125,7 @@ void io_uring_backend::flush() noexcept {
 // flush-and-retry path runs.
 io_uring_sqe* io_uring_backend::get_sqe_with_faults() {
     if (faults_->fire(fault::sq_full)) return get_sqe_slow();
-    return chained_sqe();
+    return take_sqe();
 }
 
 io_uring_sqe* io_uring_backend::get_sqe_slow() {
@@ -143,7 +161,7 @@ void io_uring_backend::wait_some() noexcept {
 
 // A chain of `need` SQEs must not be split by an SQ flush: makes room for
 // all of it (a flush may reap, and what that completes may queue SQEs:
-// check again). Its SQEs are then taken with chained_sqe().
+// check again). Its SQEs are then taken with take_sqe().
 void io_uring_backend::make_room(unsigned need) {
     if (faults_ != nullptr && faults_->fire(fault::sq_full)) [[unlikely]]
         flush_sq();
@@ -155,7 +173,7 @@ void io_uring_backend::make_room(unsigned need) {
 void io_uring_backend::prepare(operation& op) {
     const bool timed = op.deadline != nullptr;
     if (timed) make_room(2);
-    io_uring_sqe* sqe = timed ? chained_sqe() : get_sqe();
+    io_uring_sqe* sqe = timed ? take_sqe() : get_sqe();
     switch (op.kind) {
     case op_kind::accept:
         io_uring_prep_accept(sqe, op.fd, static_cast<sockaddr*>(op.buffer),
@@ -200,7 +218,7 @@ void io_uring_backend::prepare(operation& op) {
 // request at op's deadline.
 void io_uring_backend::link_deadline(io_uring_sqe* sqe, const operation& op) {
     sqe->flags |= IOSQE_IO_LINK;
-    io_uring_sqe* t = chained_sqe();
+    io_uring_sqe* t = take_sqe();
     io_uring_prep_link_timeout(
         t, const_cast<__kernel_timespec*>(reinterpret_cast<const __kernel_timespec*>(op.deadline)),
         IORING_TIMEOUT_ABS);
@@ -218,7 +236,7 @@ void io_uring_backend::wait_ready(operation& op) {
     set_state(op, op_state::polling);
     const bool timed = op.deadline != nullptr;
     if (timed) make_room(2);
-    io_uring_sqe* p = timed ? chained_sqe() : get_sqe();
+    io_uring_sqe* p = timed ? take_sqe() : get_sqe();
     io_uring_prep_poll_add(p, op.fd, is_read_side(op.kind) ? POLLIN : POLLOUT);
     io_uring_sqe_set_data64(p, tagged(tag::ready, op));
     if (timed) link_deadline(p, op);
