@@ -257,8 +257,8 @@ int group_context::stop_level() const noexcept {
     return group_.level.load(std::memory_order_acquire);
 }
 
-task<result<void>> group_context::stopped(int level) const {
-    co_return co_await (level >= 2 ? local_.level2 : local_.level1).wait();
+task<> group_context::stopped(int level) const {
+    (void)co_await (level >= 2 ? local_.level2 : local_.level1).wait();
 }
 
 void group_context::request_stop() const noexcept {

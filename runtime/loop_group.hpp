@@ -84,11 +84,11 @@ public:
     /// How far the group's stop has gone: 0 running, 1 asked to stop, 2 asked
     /// to hurry, 3 cancelled (see the file comment).
     int stop_level() const noexcept;
-    /// co_await → result<void>: completes once stop_level() >= `level` (1 or
-    /// 2), at once if it already is. A task, so that it can race the server
-    /// in when_any. Errors: operation_canceled (the awaiting scope was
-    /// cancelled first).
-    task<result<void>> stopped(int level = 1) const;
+    /// co_await: completes once stop_level() >= `level` (1 or 2), at once if
+    /// it already is, or when the awaiting scope is cancelled first (look at
+    /// stop_level() to tell). A task, so that it can race a server in
+    /// when_any.
+    task<> stopped(int level = 1) const;
     /// Raises the stop level by one on every loop. Any thread.
     void request_stop() const noexcept;
 
