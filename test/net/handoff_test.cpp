@@ -239,3 +239,38 @@ TEST_CASE("handoff: a stop with connections open on every loop ends them all; no
         l.close();
     CHECK(test::open_fds() == fds);
 }
+
+TEST_CASE("handoff: a stream with a receive pending moves to another loop and works there") {
+    std::atomic<bool> moved{false};
+    result<std::size_t> pending_result = 0;
+    run_loops(
+        [&](const group_context& g) -> task<> {
+            if (g.index() == 1) {
+                co_await g.stopped();
+                co_return;
+            }
+            auto p = co_await test::connect_pair();
+            // A receive pending on loop 0 (no data yet) while the stream moves.
+            std::byte buf[8];
+            auto reader = [&]() -> task<> { pending_result = co_await p.server.recv(buf); };
+            task_group tg;
+            tg.spawn(reader());
+            co_await test::yield_turns(3);
+            p.server.forget_loop(); // settles it here: the receive ends first
+            co_await tg.join();
+            CHECK(pending_result.error() == std::errc::operation_canceled);
+            // On loop 1 the same stream echoes; loop 0 keeps the client side.
+            auto there = [](tcp_stream s, std::atomic<bool>& flag) -> task<> {
+                flag = true;
+                co_await test::echo(std::move(s));
+            };
+            REQUIRE(spawn_on(g.loop(1), there(std::move(p.server), moved)));
+            REQUIRE(co_await p.client.send_all("moved"));
+            char back[5];
+            REQUIRE(co_await test::recv_exactly(p.client, std::as_writable_bytes(std::span(back))));
+            CHECK(std::string_view(back, 5) == "moved");
+            CHECK(moved);
+            g.request_stop();
+        },
+        loops(2));
+}
