@@ -256,7 +256,7 @@ TEST_CASE("handoff: a stream with a receive pending moves to another loop and wo
             task_group tg;
             tg.spawn(reader());
             co_await test::yield_turns(3);
-            p.server.forget_loop(); // settles it here: the receive ends first
+            REQUIRE(p.server.forget_loop()); // settles it here: the receive ends first
             co_await tg.join();
             CHECK(pending_result.error() == std::errc::operation_canceled);
             // On loop 1 the same stream echoes; loop 0 keeps the client side.
@@ -273,4 +273,53 @@ TEST_CASE("handoff: a stream with a receive pending moves to another loop and wo
             g.request_stop();
         },
         loops(2));
+}
+
+TEST_CASE("handoff: bytes a loop read ahead for a stream are not lost when it moves") {
+    std::string got; // on loop 1
+    run_loops(
+        [&](const group_context& g) -> task<> {
+            if (g.index() == 1) {
+                co_await g.stopped();
+                co_return;
+            }
+            auto p = co_await test::connect_pair();
+            REQUIRE(co_await p.client.send_all("first|"));
+            auto first = co_await p.server.recv_pooled(); // io_uring: the multishot reads on
+            REQUIRE(first);
+            std::string here(reinterpret_cast<const char*>(first->data()), first->size());
+            first->release();
+            REQUIRE(co_await p.client.send_all("second|third|")); // arrives while nobody reads
+            co_await test::yield_turns(20);
+            // Until the loop has handed over what it holds, the stream stays here.
+            for (int guard = 0; guard < 1000; ++guard) {
+                auto moved = p.server.forget_loop();
+                if (moved) break;
+                CHECK(moved.error() == error::data_pending);
+                auto more = co_await p.server.recv_pooled(); // comes at once from the queue
+                REQUIRE(more);
+                here.append(reinterpret_cast<const char*>(more->data()), more->size());
+            }
+            auto rest = [](tcp_stream s, std::string& out) -> task<> {
+                std::byte buf[64];
+                for (;;) {
+                    auto n = co_await s.recv(buf);
+                    if (!n || *n == 0) co_return;
+                    out.append(reinterpret_cast<const char*>(buf), *n);
+                }
+            };
+            got = here;
+            auto last_words = [](tcp_stream& c) -> task<> {
+                CHECK(co_await c.send_all("fourth"));
+                c.close(); // EOF ends the reader there
+            };
+            task_group tg;
+            tg.spawn(last_words(p.client));
+            auto done = co_await run_on(g.loop(1), rest(std::move(p.server), got)); // to its EOF
+            CHECK(done);
+            co_await tg.join();
+            g.request_stop();
+        },
+        loops(2));
+    CHECK(got == "first|second|third|fourth");
 }
