@@ -18,12 +18,6 @@ using namespace coronet;
 
 namespace {
 
-loop_group_options loops(unsigned n) {
-    loop_group_options o;
-    o.threads = n;
-    return o;
-}
-
 // One client: sends a message made of its id, checks the echo, closes.
 task<bool> echo_once(socket_address at, int id) {
     auto c = co_await tcp_stream::connect(at);
@@ -109,7 +103,7 @@ TEST_CASE("handoff: SO_REUSEPORT listeners on 2 loops serve 1,000 clients; both 
             echoed = co_await clients(at, 1000, 100);
             g.request_stop();
         },
-        loops(3));
+        loop_group_options{.threads = 3});
     CHECK(echoed == 1000);
     CHECK(served[0] + served[1] == 1000);
     CHECK(served[0] > 0); // the kernel's hash spreads 1,000 client ports over both
@@ -143,7 +137,7 @@ TEST_CASE("handoff: 10,000 connections handed from one loop to three; none lost,
             echoed = co_await clients(at, 10'000, 200);
             g.request_stop();
         },
-        loops(5));
+        loop_group_options{.threads = 5});
     CHECK(echoed == 10'000);
     CHECK(served[0] + served[1] + served[2] == 10'000);
     for (auto& s : served) // round robin: within one batch of each other
@@ -189,7 +183,7 @@ TEST_CASE("handoff: least_loaded sends a connection to the loop with fewest open
             conns.clear();
             g.request_stop();
         },
-        loops(4));
+        loop_group_options{.threads = 4});
 }
 
 TEST_CASE("handoff: a stop with connections open on every loop ends them all; no fd leaked") {
@@ -233,7 +227,7 @@ TEST_CASE("handoff: a stop with connections open on every loop ends them all; no
                 if (!n || *n == 0) ++eofs;
             }
         },
-        loops(3));
+        loop_group_options{.threads = 3});
     CHECK(eofs == 200);
     for (auto& l : ls)
         l.close();
@@ -272,7 +266,7 @@ TEST_CASE("handoff: a stream with a receive pending moves to another loop and wo
             CHECK(moved);
             g.request_stop();
         },
-        loops(2));
+        loop_group_options{.threads = 2});
 }
 
 TEST_CASE("handoff: bytes a loop read ahead for a stream are not lost when it moves") {
@@ -320,6 +314,6 @@ TEST_CASE("handoff: bytes a loop read ahead for a stream are not lost when it mo
             co_await tg.join();
             g.request_stop();
         },
-        loops(2));
+        loop_group_options{.threads = 2});
     CHECK(got == "first|second|third|fourth");
 }
