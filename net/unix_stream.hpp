@@ -41,12 +41,14 @@ public:
     /// Wraps a connected socket; its peer is asked for when peer_address() is.
     explicit unix_stream(socket_handle socket) noexcept : stream_socket(std::move(socket)) {}
 
-    /// co_await → result<unix_stream>: connects to `peer`. Errors:
-    /// no_such_file_or_directory (no socket at that path), connection_refused
-    /// (nothing listens there, or not a socket), permission_denied,
-    /// too_many_files_open, operation_canceled. Cancelled (its scope, a
-    /// timeout): the attempt is cancelled and joined; operation_canceled,
-    /// or the stream if it connected first.
+    /// co_await → result<unix_stream>: connects to `peer`. A listener whose
+    /// backlog is full makes the connect wait until it accepts (never
+    /// resource_unavailable_try_again). Errors: no_such_file_or_directory
+    /// (no socket at that path), connection_refused (nothing listens there,
+    /// not a socket, or the listener closed while the connect waited),
+    /// permission_denied, too_many_files_open, operation_canceled. Cancelled
+    /// (its scope, a timeout): the attempt is cancelled and joined;
+    /// operation_canceled, or the stream if it connected first.
     static connect_awaitable connect(const unix_address& peer) noexcept;
     /// Parses `address` (a path, or "@name" for an abstract socket; see
     /// unix_address) and connects; a bad address is the connect's error

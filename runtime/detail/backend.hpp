@@ -26,6 +26,8 @@
 
 namespace coronet::detail {
 
+class fault_injector; // fault.hpp: test-only fault injection
+
 /// What a loop asks of its backend (event_loop.hpp's loop_options).
 struct backend_config {
     bool fast_paths = true; // io_uring: every optional kernel feature that is there
@@ -47,9 +49,9 @@ class backend {
 public:
     /// Completions go to `ready`; `wake` is the loop's eventfd (loop_shared
     /// owns it, so that it outlives the backend for late senders).
-    backend(ready_queue& ready, const backend_config& config, wake_fd& wake)
-        : ready_(ready), config_(config), wake_(wake) {}
-    virtual ~backend() = default;
+    /// A fault plan installed by a test (fault.hpp) gives it a fault injector.
+    backend(ready_queue& ready, const backend_config& config, wake_fd& wake);
+    virtual ~backend();
     backend(const backend&) = delete;
     backend& operator=(const backend&) = delete;
 
@@ -161,6 +163,9 @@ protected:
     wake_fd& wake_;
     operation_list pool_waiters_;
     std::size_t in_flight_ = 0;
+    // Test-only faults (fault.hpp), owned; nullptr unless a test installed
+    // a plan: every seam is a branch on it that is never taken otherwise.
+    fault_injector* faults_ = nullptr;
 
     std::unique_ptr<buffer_pool> pool_;
 

@@ -5,6 +5,7 @@
 // a recv(2) on EAGAIN; the next read edge marks it readable again.
 #include "coronet/runtime/detail/epoll_perform.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <system_error>
@@ -13,7 +14,7 @@
 namespace coronet::detail {
 
 epoll_backend::epoll_backend(ready_queue& ready, const backend_config& config, wake_fd& wake)
-    : backend(ready, config, wake) {
+    : backend(ready, config, wake), poll_slow_(faults_ != nullptr) {
     epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (epfd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
     epoll_event ev{};
@@ -44,7 +45,11 @@ bool epoll_backend::submit(operation& op) {
         r = st.known_empty() ? -EAGAIN : attempt_pooled(op, st);
         break;
     case op_kind::send_all:
-        r = epoll_syscalls::send_all(op);
+        if (faults_ != nullptr) [[unlikely]] {
+            r = attempt_with_faults(op, st);
+            break;
+        }
+        r = epoll_syscalls::send_all<false>(op, nullptr, nullptr);
         break;
     default:
         r = is_read_side(op.kind) && st.known_empty() ? -EAGAIN : attempt(op, st);
@@ -68,6 +73,52 @@ bool epoll_backend::park(operation& op, fd_state& st, int r) {
     pend(op, op_state::parked);
     (is_read_side(op.kind) ? st.readers : st.writers).push(op);
     return false;
+}
+
+// A connect's syscall (epoll_syscalls::connect), out of the straight path.
+int epoll_backend::attempt_connect(operation& op) noexcept {
+    const bool first = op.state == op_state::idle;
+    int r = epoll_syscalls::connect(op);
+    if (first && op.sent != 0) [[unlikely]]
+        wait_for_backlog(op.fd); // park() follows
+    return r;
+}
+
+// A Unix connect found its listener's backlog full (epoll_syscalls::connect,
+// from submit(): park() follows) and waits on its fd's write list like any
+// connect, but no edge will say when the listener accepts: the kernel wakes
+// only connects that block. So poll() tries connect(2) again itself
+// (retry_backlog).
+void epoll_backend::wait_for_backlog(int fd) {
+    if (backlog_fds_.empty()) {
+        backlog_delay_ = std::chrono::milliseconds(1);
+        backlog_retry_ = std::chrono::steady_clock::now() + backlog_delay_;
+    }
+    backlog_fds_.push_back(fd);
+    poll_slow_ = true;
+}
+
+// Connects again every waiting Unix connect (one cancelled or closed
+// meanwhile has left its fd's write list: dropped). While none gets
+// through, the delay doubles up to 64 ms; once one does, it starts over.
+void epoll_backend::retry_backlog() noexcept {
+    backlog_spare_.swap(backlog_fds_); // capacity kept: no allocation once warm
+    bool progress = false;
+    for (int fd : backlog_spare_) {
+        fd_state* st = fds_.find(fd);
+        operation* op = st != nullptr ? st->writers.head : nullptr;
+        if (op == nullptr || op->kind != op_kind::connect || op->sent == 0) continue;
+        drive(*st, st->writers);
+        if (st->writers.head == op)
+            backlog_fds_.push_back(fd);
+        else
+            progress = true;
+    }
+    backlog_spare_.clear();
+    poll_slow_ = faults_ != nullptr || !backlog_fds_.empty();
+    backlog_delay_ = progress ? std::chrono::milliseconds(1)
+                              : std::min(backlog_delay_ * 2, std::chrono::milliseconds(64));
+    backlog_retry_ = std::chrono::steady_clock::now() + backlog_delay_;
 }
 
 // Adds `fd` to the epoll set once (edge triggered, both directions).
@@ -136,10 +187,8 @@ void epoll_backend::drain() noexcept {
     cancel_pool_waiters(-1);
 }
 
-std::size_t epoll_backend::poll(std::optional<std::chrono::nanoseconds> timeout) {
-    ++stats_.kernel_waits;
-    int n = wait(timeout);
-    std::size_t before = ready_.size();
+// The edges one wait returned: retry the parked operations they concern.
+[[gnu::always_inline]] inline void epoll_backend::handle_events(int n) noexcept {
     for (int i = 0; i < n; ++i) {
         const epoll_event& ev = events_[static_cast<std::size_t>(i)];
         if (ev.data.fd == wake_.fd()) {
@@ -157,6 +206,46 @@ std::size_t epoll_backend::poll(std::optional<std::chrono::nanoseconds> timeout)
         if ((ev.events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) && st.writers.head != nullptr)
             drive(st, st.writers);
     }
+}
+
+std::size_t epoll_backend::poll(std::optional<std::chrono::nanoseconds> timeout) {
+    if (poll_slow_) [[unlikely]]
+        return poll_slow(timeout);
+    ++stats_.kernel_waits;
+    int n = wait(timeout);
+    std::size_t before = ready_.size();
+    handle_events(n);
+    return ready_.size() - before;
+}
+
+// poll() while Unix connects wait for a backlog (the wait ends in time for
+// their retry), or under a test's fault plan (fault.hpp): the wait may be
+// "interrupted" (EINTR: no wait at all), and the operations given an
+// injected EAGAIN are retried after it, as if an edge had come.
+std::size_t epoll_backend::poll_slow(std::optional<std::chrono::nanoseconds> timeout) {
+    ++stats_.kernel_waits;
+    if (!backlog_fds_.empty()) {
+        auto left = std::max(backlog_retry_ - std::chrono::steady_clock::now(),
+                             std::chrono::steady_clock::duration::zero());
+        if (!timeout || left < *timeout)
+            timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(left);
+    }
+    if (!redrive_.empty()) timeout = std::chrono::nanoseconds(0);
+    int n = faults_ != nullptr && faults_->enter_failure(false) != 0 ? 0 : wait(timeout);
+    std::size_t before = ready_.size();
+    handle_events(n);
+    if (!redrive_.empty()) {
+        std::vector<int> fds;
+        fds.swap(redrive_); // a retry may be given EAGAIN again: it goes to the next poll
+        for (int fd : fds) {
+            fd_state* st = fds_.find(fd);
+            if (st == nullptr) continue;
+            if (st->readers.head != nullptr) drive(*st, st->readers);
+            if (st->writers.head != nullptr) drive(*st, st->writers);
+        }
+    }
+    if (!backlog_fds_.empty() && std::chrono::steady_clock::now() >= backlog_retry_)
+        retry_backlog();
     return ready_.size() - before;
 }
 

@@ -4,6 +4,7 @@
 //   epoll_backend.cpp   submit, cancel, close/forget, drain, the wait and its edges
 //   epoll_perform.hpp   the syscall each kind of operation makes, and read readiness
 //   epoll_pooled.cpp    pooled receives: a pool buffer only when data is there
+//   epoll_fault.cpp     the test-only fault seam (fault.hpp)
 //
 // Each fd is registered once, edge triggered, the first time an operation on
 // it would block; every operation tries its syscall first and parks on the
@@ -13,7 +14,9 @@
 #include "coronet/runtime/detail/fd_table.hpp"
 
 #include <array>
+#include <chrono>
 #include <sys/epoll.h>
+#include <vector>
 
 namespace coronet::detail {
 
@@ -46,6 +49,7 @@ private:
 
     // epoll_backend.cpp
     int wait(std::optional<std::chrono::nanoseconds> timeout);
+    void handle_events(int n) noexcept;
     int register_fd(int fd, fd_state& st) noexcept;
     bool park(operation& op, fd_state& st, int r);
     void drive(fd_state& st, operation_list& list) noexcept;
@@ -53,14 +57,35 @@ private:
     void settle(int fd) noexcept;
     // epoll_perform.hpp
     int attempt(operation& op, fd_state& st) noexcept;
-    // epoll_pooled.cpp
+    template <bool Faults>
+    int perform(operation& op, fd_state& st) noexcept;
+    template <bool Faults = false>
     int attempt_pooled(operation& op, fd_state& st) noexcept;
+    // epoll_pooled.cpp
     void give_to_pool_waiter() noexcept;
+    [[gnu::noinline]] int attempt_connect(operation& op) noexcept;
+    // epoll_fault.cpp: the test-only fault seam (fault.hpp)
+    [[gnu::cold]] int attempt_with_faults(operation& op, fd_state& st) noexcept;
+    // epoll_backend.cpp: what poll() does past its straight path
+    [[gnu::cold]] std::size_t poll_slow(std::optional<std::chrono::nanoseconds> timeout);
+    void wait_for_backlog(int fd);
+    void retry_backlog() noexcept;
 
     int epfd_ = -1;
     bool pwait2_ = true;
     fd_table<fd_state> fds_;
     std::array<epoll_event, 256> events_{};
+    // Fault seam: fds whose operation was given an injected EAGAIN. No edge
+    // will come for it (the socket's readiness did not change), so the next
+    // poll retries them as if one had.
+    std::vector<int> redrive_;
+    // Unix connects waiting for room in a listener's backlog (their fds): no
+    // edge tells when it has some, so they are retried on a timer of the
+    // backend's own, from 1 ms backing off to 64 ms while nothing connects.
+    std::vector<int> backlog_fds_, backlog_spare_;
+    bool poll_slow_ = false; // faults_ or backlog_fds_: poll() leaves its straight path
+    std::chrono::steady_clock::time_point backlog_retry_{};
+    std::chrono::milliseconds backlog_delay_{1};
 };
 
 } // namespace coronet::detail

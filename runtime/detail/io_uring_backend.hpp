@@ -9,11 +9,13 @@
 //   io_uring_multishot.cpp    a socket's multishot request (receive or accept) and its queue
 //   io_uring_buffer_ring.cpp  the provided buffer ring behind pooled receives
 //   io_uring_pooled.cpp       pooled receives without a ring (poll, then a pool buffer)
+//   io_uring_fault.cpp        the test-only fault seam (fault.hpp)
 //
 // user_data: an operation's address for one-shot requests; a tag in the top
-// byte (below) for a socket's multishot request (tag << 56 | fd) and for the
-// wake-up read; 0 for requests whose CQEs are ignored (cancels, linked polls
-// and timeouts).
+// byte (below) for a socket's multishot request (tag << 56 | fd), for the
+// wake-up read and for an operation's readiness poll after EAGAIN
+// (tag << 56 | address); 0 for requests whose CQEs are ignored (cancels and
+// linked timeouts).
 #include "coronet/runtime/detail/backend.hpp"
 #include "coronet/runtime/detail/fd_table.hpp"
 
@@ -50,17 +52,26 @@ private:
     // Tagged user_data (user pointers stay below 2^56).
     // mail: a MSG_RING wakeup another loop posted into this ring (its CQE
     // only ends the wait); mail_sent: this ring's own MSG_RING request, whose
-    // user_data carries the wake_fd to signal if the kernel refuses it.
+    // user_data carries the wake_fd to signal if the kernel refuses it;
+    // ready: the POLL_ADD an operation waits on after an EAGAIN (its address
+    // in the low bits).
     enum class tag : std::uint8_t {
         none = 0,
         recv = 1,
         accept = 2,
         wake = 3,
         mail = 4,
-        mail_sent = 5
+        mail_sent = 5,
+        ready = 6
     };
     static std::uint64_t tagged(tag t, int fd) noexcept {
         return std::uint64_t(t) << 56 | std::uint32_t(fd);
+    }
+    static std::uint64_t tagged(tag t, const operation& op) noexcept {
+        return std::uint64_t(t) << 56 | reinterpret_cast<std::uintptr_t>(&op);
+    }
+    static operation& untagged(std::uint64_t user_data) noexcept {
+        return *reinterpret_cast<operation*>(user_data & ((std::uint64_t(1) << 56) - 1));
     }
     static constexpr std::uint32_t ring_growth = 64;  // buffers added to the ring at a time
     static constexpr std::uint32_t queue_limit = 16;  // queued on one socket before it stops
@@ -108,6 +119,14 @@ private:
     // waiter and a send reaches its SQE without a chain of calls; everything
     // else goes to the concept files below.
     io_uring_sqe* get_sqe() {
+        if (faults_ != nullptr) [[unlikely]]
+            return get_sqe_with_faults();
+        return take_sqe();
+    }
+    // get_sqe() without the fault seam: for an SQE of a chain that make_room()
+    // made room for (a forced flush would split the chain), and for the
+    // straight send path, which runs only without a fault plan.
+    io_uring_sqe* take_sqe() {
         io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
         return sqe != nullptr ? sqe : get_sqe_slow();
     }
@@ -192,17 +211,25 @@ private:
 
     // io_uring_submit.cpp
     io_uring_sqe* get_sqe_slow();
+    [[gnu::cold]] io_uring_sqe* get_sqe_with_faults();
     void flush_sq();
     void wait_some() noexcept;
     void arm_wakeup();
     void start(operation& op); // into the kernel: linked to its fd, SQE queued
-    void prepare(operation& op, bool after_poll);
+    void make_room(unsigned need);
+    void prepare(operation& op);
+    void link_deadline(io_uring_sqe* sqe, const operation& op);
+    void wait_ready(operation& op);
     void unlink(operation& op) noexcept { slots_.at(op.fd).kernel_ops.remove(op); }
     // io_uring_complete.cpp
     std::size_t reap() noexcept;
+    template <bool Faults>
+    std::size_t reap_cqes() noexcept; // instantiated for both in io_uring_complete.cpp
     void complete(operation& op, int res, unsigned flags) noexcept;
     void complete_default(operation& op, int res) noexcept;
-    bool retry_after_eagain(operation& op, int res) noexcept;
+    void complete_connect(operation& op, int res) noexcept;
+    bool retry_after_eagain(operation& op, int& res) noexcept;
+    void on_ready(operation& op, int res) noexcept;
     void request_cancel(operation& op) noexcept;
     bool cancel_socket(int fd) noexcept;
     void settle(int fd) noexcept;
@@ -211,9 +238,9 @@ private:
     bool may_continue(const operation& op) const noexcept {
         return op.state != op_state::cancelling && !draining_ && !slots_.at(op.fd).closing;
     }
-    void resubmit(operation& op, bool after_poll) {
+    void resubmit(operation& op) {
         if (op.state != op_state::in_kernel) set_state(op, op_state::in_kernel);
-        prepare(op, after_poll);
+        prepare(op);
     }
     // io_uring_send.cpp
     void complete_send_slow(operation& op, int res, unsigned flags) noexcept;
@@ -237,6 +264,12 @@ private:
     void setup_buffer_ring();
     void on_no_buffers(int fd, fd_slot& s) noexcept;
     void rearm_starved() noexcept;
+    // io_uring_fault.cpp: the test-only fault seam (fault.hpp)
+    [[gnu::cold]] void inject(io_uring_sqe* sqe, operation& op);
+    [[gnu::cold]] void inject_arm(io_uring_sqe* sqe, int fd, const fd_slot& s);
+    [[gnu::cold]] void before_completion(std::uint64_t user_data, int& res) noexcept;
+    [[gnu::cold]] std::size_t poll_with_faults(std::optional<std::chrono::nanoseconds> timeout);
+    void enter(std::optional<std::chrono::nanoseconds> timeout);
     // io_uring_pooled.cpp
     bool submit_pooled(operation& op, fd_slot& s);
     void receive_pooled_plain(operation& op);

@@ -8,13 +8,22 @@
 #include "coronet/runtime/detail/io_uring_backend.hpp"
 
 #include <cerrno>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace coronet::detail {
 
+std::size_t io_uring_backend::reap() noexcept {
+    if (faults_ != nullptr) [[unlikely]]
+        return reap_cqes<true>(); // a test's fault plan sees every CQE first
+    return reap_cqes<false>();
+}
+
 // Each CQE is consumed before it is handled, and handling it may queue SQEs
 // (never reap again: see flush_sq).
-std::size_t io_uring_backend::reap() noexcept {
+template <bool Faults>
+std::size_t io_uring_backend::reap_cqes() noexcept {
     std::size_t before = ready_.size();
     reaping_ = true;
     unsigned* const khead = ring_.cq.khead;
@@ -26,9 +35,10 @@ std::size_t io_uring_backend::reap() noexcept {
     while (head != tail) {
         const io_uring_cqe& cqe = cqes[head & mask];
         const std::uint64_t ud = cqe.user_data;
-        const int res = cqe.res;
+        int res = cqe.res;
         const unsigned flags = cqe.flags;
         io_uring_smp_store_release(khead, ++head);
+        if constexpr (Faults) before_completion(ud, res);
         if (auto t = static_cast<tag>(ud >> 56); t == tag::none) {
             if (ud != 0) [[likely]] {
                 auto& op = *reinterpret_cast<operation*>(ud);
@@ -45,6 +55,8 @@ std::size_t io_uring_backend::reap() noexcept {
             if (res < 0) // the kernel refused our MSG_RING: wake that loop by its eventfd
                 reinterpret_cast<wake_fd*>(static_cast<std::uintptr_t>(ud & ((1ull << 56) - 1)))
                     ->signal();
+        } else if (t == tag::ready) {
+            on_ready(untagged(ud), res);
         } else if (ud != LIBURING_UDATA_TIMEOUT) {
             on_multishot(t, static_cast<int>(ud & 0xffffffffu), res, flags);
         }
@@ -53,6 +65,9 @@ std::size_t io_uring_backend::reap() noexcept {
     reaping_ = false;
     return ready_.size() - before;
 }
+
+template std::size_t io_uring_backend::reap_cqes<false>() noexcept;
+template std::size_t io_uring_backend::reap_cqes<true>() noexcept;
 
 void io_uring_backend::complete(operation& op, int res, unsigned flags) noexcept {
     switch (op.kind) {
@@ -67,10 +82,47 @@ void io_uring_backend::complete(operation& op, int res, unsigned flags) noexcept
             res = -ECANCELED;
         }
         break;
+    case op_kind::connect:
+        if (res == -EAGAIN || op.sent != 0) [[unlikely]]
+            return complete_connect(op, res);
+        break;
     default:
         break;
     }
     complete_default(op, res);
+}
+
+namespace {
+bool set_nonblocking(int fd, bool on) noexcept {
+    int flags = ::fcntl(fd, F_GETFL);
+    return flags >= 0 && ::fcntl(fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK) == 0;
+}
+} // namespace
+
+// A Unix connect to a listener whose backlog is full fails with EAGAIN on a
+// non-blocking socket, and no poll event tells when there is room: the
+// kernel wakes only connects that block, when the listener accepts. So the
+// socket is made blocking and the connect goes to io_uring's workers
+// (IOSQE_ASYNC, marked by op.sent = 1), where it waits in the kernel;
+// O_NONBLOCK is restored when it completes. A cancel (or a linked timeout)
+// interrupts that wait: -EINTR, reported as -ECANCELED. An EAGAIN for
+// another family goes the general way (retry_after_eagain).
+void io_uring_backend::complete_connect(operation& op, int res) noexcept {
+    if (op.sent != 0) { // the blocking connect is back
+        op.sent = 0;
+        set_nonblocking(op.fd, true);
+        if (res == -EINTR) res = -ECANCELED;
+    } else if (static_cast<const sockaddr*>(op.buffer)->sa_family != AF_UNIX) {
+        return complete_default(op, res);
+    } else if (!may_continue(op)) {
+        res = -ECANCELED;
+    } else if (set_nonblocking(op.fd, false)) {
+        op.sent = 1;
+        resubmit(op);
+        return;
+    }
+    unlink(op);
+    finish(op, res);
 }
 
 void io_uring_backend::complete_default(operation& op, int res) noexcept {
@@ -80,12 +132,29 @@ void io_uring_backend::complete_default(operation& op, int res) noexcept {
 }
 
 // An old kernel may answer EAGAIN for a non-blocking socket: wait for
-// readiness behind a linked poll, then try again. Cancelled, the operation
-// ends with operation_canceled instead.
-bool io_uring_backend::retry_after_eagain(operation& op, int res) noexcept {
-    if (res != -EAGAIN || !may_continue(op)) return false;
-    resubmit(op, true);
+// readiness (wait_ready), then try again; true if it does. Cancelled (or its
+// fd closing, or the loop draining), the operation has done nothing more:
+// `res` becomes -ECANCELED, never an EAGAIN the caller did not ask about.
+bool io_uring_backend::retry_after_eagain(operation& op, int& res) noexcept {
+    if (res != -EAGAIN) return false;
+    if (!may_continue(op)) {
+        res = -ECANCELED;
+        return false;
+    }
+    wait_ready(op);
     return true;
+}
+
+// The readiness poll of wait_ready() completed: the socket is ready (try
+// again), or the poll was cancelled (a cancel, close(), drain() or the
+// deadline) or failed; then the operation has done nothing and ends so.
+void io_uring_backend::on_ready(operation& op, int res) noexcept {
+    if (res >= 0 && op.state == op_state::polling && may_continue(op)) {
+        resubmit(op);
+        return;
+    }
+    unlink(op);
+    finish(op, res < 0 && res != -ECANCELED ? res : -ECANCELED);
 }
 
 void io_uring_backend::cancel(operation& op) noexcept {
@@ -113,9 +182,13 @@ void io_uring_backend::cancel(operation& op) noexcept {
 }
 
 void io_uring_backend::request_cancel(operation& op) noexcept {
+    // A plain pooled receive polls under op's own user_data; every other
+    // operation that polls waits on its readiness poll (wait_ready).
+    const bool ready_poll = op.state == op_state::polling && op.kind != op_kind::recv_pooled;
     set_state(op, op_state::cancelling);
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_cancel64(sqe, reinterpret_cast<std::uintptr_t>(&op), 0);
+    io_uring_prep_cancel64(
+        sqe, ready_poll ? tagged(tag::ready, op) : reinterpret_cast<std::uintptr_t>(&op), 0);
     io_uring_sqe_set_data64(sqe, 0);
 }
 

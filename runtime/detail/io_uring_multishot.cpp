@@ -7,6 +7,7 @@
 // and handed to the next receive or accept in order, so a cancelled wait
 // loses nothing. A socket with too much queued stops its multishot (TCP
 // backpressure then reaches the peer).
+#include "coronet/runtime/detail/fault.hpp"
 #include "coronet/runtime/detail/io_uring_backend.hpp"
 
 #include <algorithm>
@@ -62,6 +63,8 @@ void io_uring_backend::arm(int fd, fd_slot& s) {
         sqe->flags |= IOSQE_BUFFER_SELECT;
         sqe->buf_group = buffer_group;
     }
+    if (faults_ != nullptr) [[unlikely]]
+        inject_arm(sqe, fd, s);
     io_uring_sqe_set_data64(sqe, tagged(s.accept_mode ? tag::accept : tag::recv, fd));
     s.armed = true;
     s.stopping = false;
@@ -175,7 +178,10 @@ bool io_uring_backend::serve_one(fd_slot& s, operation& op, int& res) noexcept {
             res = static_cast<int>(left);
             m.offset = m.length;
         } else { // a plain receive on a socket whose bytes are queued here: copy
-            std::uint32_t n = static_cast<std::uint32_t>(std::min<std::size_t>(left, op.length));
+            std::size_t want = op.length;
+            if (faults_ != nullptr) [[unlikely]]
+                want = faults_->shorten(want); // a short read: the rest stays queued
+            std::uint32_t n = static_cast<std::uint32_t>(std::min<std::size_t>(left, want));
             std::memcpy(op.buffer, data, n);
             m.offset += n;
             res = static_cast<int>(n);

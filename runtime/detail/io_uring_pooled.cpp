@@ -18,7 +18,7 @@ bool io_uring_backend::submit_pooled(operation& op, fd_slot& s) {
     op.buffer = nullptr; // no buffer until the socket is readable
     pend(op, op_state::polling);
     s.kernel_ops.push(op);
-    prepare(op, false);
+    prepare(op);
     return false;
 }
 
@@ -35,7 +35,7 @@ void io_uring_backend::receive_pooled_plain(operation& op) {
     op.buffer = pool_data(*id);
     op.length = pool().buffer_size();
     set_state(op, op_state::in_kernel);
-    prepare(op, false);
+    prepare(op);
 }
 
 void io_uring_backend::complete_pooled(operation& op, int res) noexcept {
@@ -52,7 +52,7 @@ void io_uring_backend::complete_pooled(operation& op, int res) noexcept {
         std::uint16_t id = op.buffer_id;
         op.buffer = nullptr;
         set_state(op, op_state::polling);
-        prepare(op, false);
+        prepare(op);
         release_buffer(id);
         return;
     }

@@ -31,7 +31,7 @@ void io_uring_backend::complete_send_slow(operation& op, int res, unsigned flags
     if (res == -EOPNOTSUPP && op.zero_copy) {
         slots_.at(op.fd).zero_copy = 0; // this socket cannot send zero-copy
         if (may_continue(op)) {
-            resubmit(op, false); // send it plainly
+            resubmit(op); // send it plainly
             return;
         }
         res = -ECANCELED;
@@ -41,7 +41,7 @@ void io_uring_backend::complete_send_slow(operation& op, int res, unsigned flags
         op.sent += static_cast<std::size_t>(res);
         if (op.sent < op.length) {
             if (res > 0 && may_continue(op)) {
-                resubmit(op, false);
+                resubmit(op);
                 return;
             }
             res = res > 0 ? -ECANCELED : -EPIPE;

@@ -1,6 +1,7 @@
 // The io_uring backend (see io_uring_backend.hpp): submission. submit()
 // dispatches per kind; one-shot requests are only queued in the SQ ring, and
 // poll() flushes them and waits in a single io_uring_enter per loop turn.
+#include "coronet/runtime/detail/fault.hpp"
 #include "coronet/runtime/detail/io_uring_backend.hpp"
 
 #include <poll.h>
@@ -30,10 +31,12 @@ bool io_uring_backend::submit(operation& op) {
         break;
     case op_kind::send:
     case op_kind::send_all:
-        if (op.deadline == nullptr) { // the straight path: one SQE, filled here
+        // The straight path: one SQE, filled here (under a fault plan,
+        // start() below, whose prepare() consults it).
+        if (op.deadline == nullptr && faults_ == nullptr) {
             pend(op, op_state::in_kernel);
             s.kernel_ops.push(op);
-            io_uring_sqe* sqe = get_sqe();
+            io_uring_sqe* sqe = take_sqe();
             prepare_send(sqe, op);
             io_uring_sqe_set_data(sqe, &op);
             return false;
@@ -49,12 +52,12 @@ bool io_uring_backend::submit(operation& op) {
 void io_uring_backend::start(operation& op) {
     pend(op, op_state::in_kernel);
     slots_.at(op.fd).kernel_ops.push(op);
-    prepare(op, false);
+    prepare(op);
 }
 
-std::size_t io_uring_backend::poll(std::optional<std::chrono::nanoseconds> timeout) {
-    if (rearm_pending_) rearm_starved();
-    if (!wake_armed_) arm_wakeup();
+// Submits and waits up to `timeout` (none: for one CQE), in one enter.
+[[gnu::always_inline]] inline void
+io_uring_backend::enter(std::optional<std::chrono::nanoseconds> timeout) {
     ++stats_.kernel_waits;
     int r;
     if (!timeout) { // the plainest call: submit and wait for one CQE
@@ -68,7 +71,27 @@ std::size_t io_uring_backend::poll(std::optional<std::chrono::nanoseconds> timeo
     }
     if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY)
         throw std::system_error(-r, std::generic_category(), "io_uring_enter");
-    return reap();
+}
+
+std::size_t io_uring_backend::poll(std::optional<std::chrono::nanoseconds> timeout) {
+    if (faults_ != nullptr) [[unlikely]]
+        return poll_with_faults(timeout);
+    if (rearm_pending_) rearm_starved();
+    if (!wake_armed_) arm_wakeup();
+    enter(timeout);
+    return reap_cqes<false>();
+}
+
+// poll() under a test's fault plan: io_uring_enter may fail with EINTR or
+// EBUSY before it submits or waits (then only what is there is reaped).
+std::size_t io_uring_backend::poll_with_faults(std::optional<std::chrono::nanoseconds> timeout) {
+    if (rearm_pending_) rearm_starved();
+    if (!wake_armed_) arm_wakeup();
+    if (faults_->enter_failure(true) != 0)
+        ++stats_.kernel_waits;
+    else
+        enter(timeout);
+    return reap_cqes<true>();
 }
 
 bool io_uring_backend::send_msg_ring(int ring_fd, wake_fd& fallback) noexcept {
@@ -98,6 +121,13 @@ void io_uring_backend::flush() noexcept {
     [[maybe_unused]] int r = io_uring_submit(&ring_); // failures: nothing better to do here
 }
 
+// The fault seam's get_sqe: sometimes the SQ is (made) full, so the
+// flush-and-retry path runs.
+io_uring_sqe* io_uring_backend::get_sqe_with_faults() {
+    if (faults_->fire(fault::sq_full)) return get_sqe_slow();
+    return take_sqe();
+}
+
 io_uring_sqe* io_uring_backend::get_sqe_slow() {
     io_uring_sqe* sqe = nullptr;
     while (sqe == nullptr) { // SQ full: flush it and retry
@@ -109,7 +139,8 @@ io_uring_sqe* io_uring_backend::get_sqe_slow() {
 
 void io_uring_backend::flush_sq() {
     ++stats_.kernel_waits;
-    int r = io_uring_submit(&ring_);
+    int r = 0;
+    if (faults_ == nullptr || (r = faults_->enter_failure(true)) == 0) r = io_uring_submit(&ring_);
     if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
         throw std::system_error(-r, std::generic_category(), "io_uring_submit");
     // CQ backpressure: make room. Not from inside reap(), which has already
@@ -121,24 +152,28 @@ void io_uring_backend::flush_sq() {
 void io_uring_backend::wait_some() noexcept {
     ++stats_.kernel_waits;
     io_uring_cqe* cqe = nullptr;
-    int r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, nullptr, nullptr);
-    (void)r; // EINTR and friends: just reap what there is and wait again
+    if (faults_ == nullptr || faults_->enter_failure(true) == 0) {
+        int r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, nullptr, nullptr);
+        (void)r; // EINTR and friends: just reap what there is and wait again
+    }
     reap();
 }
 
-// Queues the SQE for `op`; with `after_poll`, behind a linked poll for
-// readiness (a kernel that returned EAGAIN for a non-blocking socket).
-void io_uring_backend::prepare(operation& op, bool after_poll) {
-    // A chain must not be split by an SQ flush: make room for all of it.
-    unsigned need = 1 + (after_poll ? 1 : 0) + (op.deadline != nullptr ? 1 : 0);
-    if (need > 1 && io_uring_sq_space_left(&ring_) < need) flush_sq();
-    if (after_poll) {
-        io_uring_sqe* p = get_sqe();
-        io_uring_prep_poll_add(p, op.fd, is_read_side(op.kind) ? POLLIN : POLLOUT);
-        io_uring_sqe_set_data64(p, 0);
-        p->flags |= IOSQE_IO_LINK;
-    }
-    io_uring_sqe* sqe = get_sqe();
+// A chain of `need` SQEs must not be split by an SQ flush: makes room for
+// all of it (a flush may reap, and what that completes may queue SQEs:
+// check again). Its SQEs are then taken with take_sqe().
+void io_uring_backend::make_room(unsigned need) {
+    if (faults_ != nullptr && faults_->fire(fault::sq_full)) [[unlikely]]
+        flush_sq();
+    while (io_uring_sq_space_left(&ring_) < need)
+        flush_sq();
+}
+
+// Queues the SQE for `op`, and its linked timeout if it has a deadline.
+void io_uring_backend::prepare(operation& op) {
+    const bool timed = op.deadline != nullptr;
+    if (timed) make_room(2);
+    io_uring_sqe* sqe = timed ? take_sqe() : get_sqe();
     switch (op.kind) {
     case op_kind::accept:
         io_uring_prep_accept(sqe, op.fd, static_cast<sockaddr*>(op.buffer),
@@ -148,6 +183,7 @@ void io_uring_backend::prepare(operation& op, bool after_poll) {
     case op_kind::connect:
         io_uring_prep_connect(sqe, op.fd, static_cast<const sockaddr*>(op.buffer),
                               static_cast<socklen_t>(op.length));
+        if (op.sent != 0) sqe->flags |= IOSQE_ASYNC; // blocking: waits for a Unix backlog
         break;
     case op_kind::recv_pooled: // plain mode: first readability, then into a pool buffer
         if (op.buffer == nullptr) {
@@ -172,16 +208,38 @@ void io_uring_backend::prepare(operation& op, bool after_poll) {
         io_uring_prep_sendmsg(sqe, op.fd, static_cast<const msghdr*>(op.buffer), MSG_NOSIGNAL);
         break;
     }
+    if (faults_ != nullptr) [[unlikely]]
+        inject(sqe, op);
     io_uring_sqe_set_data(sqe, &op);
-    if (op.deadline != nullptr) { // the kernel cancels op at the deadline
-        sqe->flags |= IOSQE_IO_LINK;
-        io_uring_sqe* t = get_sqe();
-        io_uring_prep_link_timeout(
-            t,
-            const_cast<__kernel_timespec*>(reinterpret_cast<const __kernel_timespec*>(op.deadline)),
-            IORING_TIMEOUT_ABS);
-        io_uring_sqe_set_data64(t, 0);
-    }
+    if (timed) link_deadline(sqe, op);
+}
+
+// Links a timeout behind `sqe` (room made for it): the kernel cancels the
+// request at op's deadline.
+void io_uring_backend::link_deadline(io_uring_sqe* sqe, const operation& op) {
+    sqe->flags |= IOSQE_IO_LINK;
+    io_uring_sqe* t = take_sqe();
+    io_uring_prep_link_timeout(
+        t, const_cast<__kernel_timespec*>(reinterpret_cast<const __kernel_timespec*>(op.deadline)),
+        IORING_TIMEOUT_ABS);
+    io_uring_sqe_set_data64(t, 0);
+}
+
+// An old kernel answered EAGAIN for a non-blocking socket: `op` waits for
+// readiness with a POLL_ADD of its own (state polling), whose user_data is
+// tagged with op's address, then goes in again (on_ready). Not a POLL_ADD
+// linked in front of the request: ASYNC_CANCEL cannot find a request that
+// waits behind its link's head, so a cancel, close() or drain() of an
+// operation behind a poll that never fires would wait forever. A deadline
+// is linked to the poll (and again to the request once it goes in).
+void io_uring_backend::wait_ready(operation& op) {
+    set_state(op, op_state::polling);
+    const bool timed = op.deadline != nullptr;
+    if (timed) make_room(2);
+    io_uring_sqe* p = timed ? take_sqe() : get_sqe();
+    io_uring_prep_poll_add(p, op.fd, is_read_side(op.kind) ? POLLIN : POLLOUT);
+    io_uring_sqe_set_data64(p, tagged(tag::ready, op));
+    if (timed) link_deadline(p, op);
 }
 
 } // namespace coronet::detail

@@ -94,7 +94,8 @@ struct operation {
     int result;             // >= 0 value, < 0 is -errno
     void* buffer = nullptr; // data buffer, msghdr, or the address for accept/connect
     std::size_t length = 0;
-    std::size_t sent = 0;                    // send_all: bytes sent so far
+    std::size_t sent = 0;                    // send_all: bytes sent so far; connect: 1 while it
+                                             // waits for room in a Unix listener's backlog
     socklen_t addr_len = 0;                  // accept: in/out length of the peer address
     const mono_timespec* deadline = nullptr; // io_uring: cancel via a linked timeout
     std::coroutine_handle<> waiter;          // (a handle's own constructor nulls it)

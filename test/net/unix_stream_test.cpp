@@ -3,6 +3,7 @@
 #include <coronet/net/tcp_listener.hpp>
 #include <coronet/net/unix_listener.hpp>
 #include <coronet/net/unix_stream.hpp>
+#include <coronet/runtime/task_group.hpp>
 #include <coronet/runtime/timeout.hpp>
 
 #include <chrono>
@@ -11,7 +12,9 @@
 #include <fcntl.h>
 #include <string>
 #include <sys/stat.h>
+#include <system_error>
 #include <unistd.h>
+#include <vector>
 
 using namespace coronet;
 using namespace std::chrono_literals;
@@ -237,4 +240,88 @@ TEST_CASE("unix_stream: cancellation — a timeout on recv, closing the listener
         CHECK(a.error() == std::errc::operation_canceled);
     };
     test::run(main());
+}
+
+namespace {
+
+// The outcome of connects made by connect_counted.
+struct connects {
+    int done = 0;
+    std::vector<unix_stream> streams;
+    std::vector<std::error_code> errors;
+};
+
+task<> connect_counted(std::string name, connects& out) {
+    auto c = co_await unix_stream::connect(name);
+    ++out.done;
+    if (c)
+        out.streams.push_back(std::move(*c));
+    else
+        out.errors.push_back(c.error());
+}
+
+} // namespace
+
+// Linux answers a non-blocking connect to a Unix listener whose backlog is
+// full with EAGAIN (on io_uring too), and no readiness event says when the
+// listener makes room: the connect waits (io_uring: blocking, in the
+// kernel; epoll: connect(2) again on a timer that backs off).
+TEST_CASE("unix_stream: connects to a listener whose backlog is full wait until it accepts") {
+    auto main = []() -> task<> {
+        std::string name = unique_abstract_name();
+        auto l = unix_listener::bind(name, {.backlog = 1}).value();
+        constexpr int n = 5;
+        connects out;
+        task_group g;
+        for (int i = 0; i < n; ++i)
+            g.spawn(connect_counted(name, out));
+        // The backlog takes what it takes (backlog + 1 on Linux); the rest wait.
+        CHECK(co_await test::yield_until([&] { return out.done >= 1; }));
+        co_await test::yield_turns(200);
+        CHECK(out.done < n);
+        CHECK(out.errors.empty()); // before: EAGAIN
+        std::vector<unix_stream> accepted;
+        for (int i = 0; i < n; ++i) {
+            auto a = co_await with_timeout(20s, l.accept());
+            REQUIRE(a);
+            accepted.push_back(std::move(*a));
+        }
+        co_await g.join();
+        CHECK(out.done == n);
+        CHECK(out.streams.size() == n);
+        CHECK(out.errors.empty());
+    };
+    auto before = test::open_fds();
+    test::run(main());
+    CHECK(test::open_fds() == before);
+}
+
+TEST_CASE("unix_stream: a connect waiting for a full backlog is cancelled or refused cleanly") {
+    auto main = []() -> task<> {
+        std::string name = unique_abstract_name();
+        auto l = unix_listener::bind(name, {.backlog = 0}).value();
+        std::vector<unix_stream> queued; // fill the backlog (backlog + 1 on Linux)
+        for (int i = 0; i < 8; ++i) {
+            auto c = co_await with_timeout(20ms, unix_stream::connect(name));
+            if (!c) {
+                CHECK(c.error() == error::timed_out); // it waited, then timed out
+                break;
+            }
+            queued.push_back(std::move(*c));
+        }
+        REQUIRE(queued.size() < 8);
+        // A waiting connect gets the real error when the listener goes away.
+        connects out;
+        task_group g;
+        g.spawn(connect_counted(name, out));
+        co_await test::yield_turns(50);
+        CHECK(out.done == 0);
+        l.close();
+        co_await g.join();
+        REQUIRE(out.errors.size() == 1);
+        CHECK(out.errors[0] == std::errc::connection_refused);
+    };
+    auto before = test::open_fds();
+    test::run(main());
+    CHECK(test::open_fds() == before);
 }

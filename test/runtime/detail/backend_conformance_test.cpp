@@ -85,6 +85,7 @@ operation make(op_kind kind, int fd, void* buf = nullptr, std::size_t len = 0) {
     op.fd = fd;
     op.buffer = buf;
     op.length = len;
+    op.deadline = nullptr; // start_operation sets it; these tests call the backend directly
     op.waiter = std::noop_coroutine();
     return op;
 }
