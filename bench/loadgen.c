@@ -19,6 +19,12 @@
 //             time limit; hitting it is an error ("timeout": true).
 //   --churn   each connection slot repeats: connect, one echo of BYTES, close.
 //             A "message" is one such cycle; its latency includes the connect.
+//             To a 127.x.y.z server the connections come from 127.0.0.2 ..
+//             127.0.0.254 in turn: the client closes first, so each cycle
+//             leaves a TIME_WAIT behind, and from one address the 28,000-odd
+//             ephemeral ports run out within a second; then connect() spends
+//             its time searching for a free one and the client, not the
+//             server, sets the rate.
 //   --idle    opens N connections, echoes one message of BYTES on each (so the
 //             server has accepted every one and waits in a read), prints the
 //             result line, then holds them open for --duration seconds (or,
@@ -327,6 +333,16 @@ static void start_connect(struct conn* c) {
     }
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (opt.mode == MODE_CHURN && (ntohl(opt.addr.sin_addr.s_addr) >> 24) == 127) {
+        static __thread unsigned next_source;
+        struct sockaddr_in src = {.sin_family = AF_INET}; // port 0: chosen at connect
+        src.sin_addr.s_addr = htonl(0x7f000002u + next_source++ % 253u);
+        setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        if (bind(c->fd, (const struct sockaddr*)&src, sizeof src) < 0) {
+            fail(c, "bind to a source address", errno);
+            return;
+        }
+    }
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
     if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
         report_error(c, "epoll_ctl", errno);
