@@ -11,6 +11,8 @@
 #include <coronet/runtime/result.hpp>
 #include <coronet/runtime/task.hpp>
 
+#include "test/net/memory_stream.hpp"
+
 #include <algorithm>
 #include <coroutine>
 #include <cstddef>
@@ -52,14 +54,7 @@ inline const std::error_code injected = std::make_error_code(std::errc::connecti
 class chunked_stream {
 public:
     template <class T>
-    struct ready {
-        T value;
-        std::size_t sent = 0;
-        bool await_ready() const noexcept { return true; }
-        void await_suspend(std::coroutine_handle<>) const noexcept {}
-        T await_resume() { return std::move(value); }
-        std::size_t bytes_sent() const noexcept { return sent; }
-    };
+    using ready = test::ready<T>;
 
     chunked_stream(std::span<const std::byte> in, std::vector<std::size_t> chunk_sizes,
                    std::size_t max_failures = 8)

@@ -1,25 +1,27 @@
 #pragma once
-// coronet::fd_reserve: one file descriptor held back for the moment the
-// process runs out of them (the reserve-fd technique of libuv and libev).
-//
-// At its fd limit a server cannot accept: accept(2) fails with EMFILE at once,
-// even while no client is waiting, and clients in the backlog wait for an
-// answer that never comes. With a reserve, the server gives the slot back,
-// accepts one client, closes that connection at once (the client sees a reset
-// instead of hanging) and takes the slot again. tcp_listener and
-// unix_listener do this in accept_or_refuse(); a program needs fd_reserve
-// itself only to apply the technique to another accept loop.
-//
-//   coronet::fd_reserve spare;
-//   spare.acquire();          // at start-up, while fds are free
-//   ...                       // out of fds:
-//   spare.release();          // one slot free again
-//   ...                       // accept, close, then:
-//   spare.acquire();
-//
-// The spare is "/" opened read-only and close-on-exec: it exists on every
-// system, and holding it costs nothing but the slot. Not thread-safe; a
-// reserve belongs to the thread that uses it.
+/// \class coronet::fd_reserve
+/// coronet::fd_reserve: one file descriptor held back for the moment the
+/// process runs out of them (the reserve-fd technique of libuv and libev).
+///
+/// At its fd limit a server cannot accept: accept(2) fails with EMFILE at once,
+/// even while no client is waiting, and clients in the backlog wait for an
+/// answer that never comes. With a reserve, the server gives the slot back,
+/// accepts one client, closes that connection at once (the client sees a reset
+/// instead of hanging) and takes the slot again. tcp_listener and
+/// unix_listener do this in accept_or_refuse(); a program needs fd_reserve
+/// itself only to apply the technique to another accept loop.
+///
+///     coronet::fd_reserve spare;
+///     spare.acquire();          // at start-up, while fds are free
+///     ...                       // out of fds:
+///     spare.release();          // one slot free again
+///     ...                       // accept, close, then:
+///     spare.acquire();
+///
+/// The spare is "/" opened read-only and close-on-exec: it exists on every
+/// system, and holding it costs nothing but the slot. Nothing here waits, so
+/// there is nothing to cancel. Not thread-safe; a reserve belongs to the
+/// thread that uses it.
 
 #include "coronet/runtime/result.hpp"
 #include "coronet/runtime/task.hpp"
@@ -36,7 +38,10 @@ class fd_reserve {
 public:
     /// Holds nothing yet (see acquire()).
     fd_reserve() noexcept = default;
+    /// Takes over `o`'s spare, if it holds one; `o` then holds nothing.
     fd_reserve(fd_reserve&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    /// Closes this reserve's own spare, if any, then takes over `o`'s;
+    /// `o` then holds nothing.
     fd_reserve& operator=(fd_reserve&& o) noexcept {
         if (this != &o) {
             release();
@@ -44,13 +49,17 @@ public:
         }
         return *this;
     }
+    /// Closes the spare, if held.
     ~fd_reserve() { release(); }
 
-    /// Takes the spare slot if not held. False when the process has no fd to
-    /// spare (EMFILE, ENFILE): call again once fds are freed.
+    /// Opens the spare if it is not held; true once it is held (at once if it
+    /// already was). False when it cannot be opened, as when the process has
+    /// no fd to spare (EMFILE, ENFILE): call again once fds are freed.
     bool acquire() noexcept;
     /// Closes the spare, freeing its slot. Idempotent.
     void release() noexcept;
+    /// Whether the spare is held now (acquire() succeeded, release() not
+    /// called since).
     bool held() const noexcept { return fd_ >= 0; }
 
 private:

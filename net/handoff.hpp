@@ -92,7 +92,7 @@ task<result<void>> hand_off(Listener& listener, std::span<const loop_handle> tar
         std::ptrdiff_t i = detail::pick_target(targets, policy, turn);
         if (i < 0) co_return make_error_code(error::loop_closed);
         const loop_handle& target = targets[static_cast<std::size_t>(i)];
-        conn->forget_loop(); // nothing of it stays known here
+        (void)conn->forget_loop(); // nothing of it is known here: it cannot have data pending
         detail::loop_shared* where = detail::handle_access::shared(target);
         where->load.fetch_add(1, std::memory_order_relaxed);
         if (!spawn_on(target, detail::counted(handler(std::move(*conn)), where))) {

@@ -157,12 +157,26 @@ task<result<T>> recv_object(stream_reader<S>& reader, std::size_t max_frame) {
 
 } // namespace coronet
 
-/// Defines to_json and from_json for a struct, like nlohmann's
-/// NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Type, fields...), with every integer
-/// field read through get_integer_to. Write it next to the type, in its
-/// namespace. A missing field or a wrong type is type_mismatch.
+/// One field of the from_json that CORONET_DEFINE_OBJECT writes; not for
+/// direct use.
 #define CORONET_JSON_GET_FIELD(field)                                                              \
     ::coronet::detail::get_field(nlohmann_json_j, #field, nlohmann_json_t.field);
+/// Defines to_json and from_json for a struct, like nlohmann's
+/// NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Type, fields...) (up to 63 fields):
+/// each listed field (a public member) is the JSON member of the same name.
+/// Every integer field (but bool) is read through get_integer_to, so a
+/// number it cannot hold is rejected rather than cast. Write it after the
+/// type, in its namespace (the conversions are found by argument-dependent
+/// lookup):
+///
+///     namespace app {
+///     struct point { std::string name; int x, y; };
+///     CORONET_DEFINE_OBJECT(point, name, x, y)
+///     }
+///
+/// Through decode_object / recv_object a missing field, a wrong type or an
+/// integer out of range is error::type_mismatch (from_json itself throws
+/// nlohmann::json::exception). to_json writes every listed field.
 #define CORONET_DEFINE_OBJECT(Type, ...)                                                           \
     inline void to_json(nlohmann::json& nlohmann_json_j, const Type& nlohmann_json_t) {            \
         NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(NLOHMANN_JSON_TO, __VA_ARGS__))                   \

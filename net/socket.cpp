@@ -30,8 +30,9 @@ void socket_handle::close() noexcept {
     detail::close_fd(fd);
 }
 
-void socket_handle::forget_loop() noexcept {
-    if (fd_ >= 0) detail::forget_fd(fd_);
+result<void> socket_handle::forget_loop() noexcept {
+    if (fd_ >= 0 && !detail::forget_fd(fd_)) return make_error_code(error::data_pending);
+    return {};
 }
 
 result<void> socket_handle::set_option(int level, int name, int value) noexcept {

@@ -52,7 +52,12 @@ public:
     /// other coroutines await on it are cancelled and joined first (the
     /// fd-close rule), then the loop drops what it knew (epoll: the fd leaves
     /// its set); the fd stays open. Without a running loop, nothing to do.
-    void forget_loop() noexcept;
+    /// Errors: error::data_pending when the loop has already received bytes
+    /// (or, for a listener, connections) for the socket that nobody has taken
+    /// (io_uring reads ahead): the socket stays with this loop, which stops
+    /// reading ahead; receive what is there (it comes at once), then call
+    /// forget_loop() again. Nothing is lost either way.
+    result<void> forget_loop() noexcept;
 
     /// setsockopt(level, name, int value).
     result<void> set_option(int level, int name, int value) noexcept;

@@ -88,9 +88,10 @@ public:
     /// The descriptor's owner, for socket options (set_option) and addresses.
     socket_handle& socket() noexcept { return socket_; }
     /// Makes the running loop forget the stream so that it may move to a
-    /// task on another loop (see socket_handle::forget_loop). Needed only if
-    /// operations ran on it here; an accepted stream can move as it is.
-    void forget_loop() noexcept { socket_.forget_loop(); }
+    /// task on another loop (see socket_handle::forget_loop, which also says
+    /// what error::data_pending asks). Needed only if operations ran on it
+    /// here; an accepted stream can move as it is.
+    result<void> forget_loop() noexcept { return socket_.forget_loop(); }
 
 protected:
     /// The socket this stream owns.

@@ -32,6 +32,8 @@ public:
             return "the target event loop has stopped";
         case error::channel_full:
             return "channel full";
+        case error::data_pending:
+            return "the loop holds data received for the socket: receive it first";
         case error::subscriber_overflow:
             return "subscriber's queue overflowed: it fell behind and was cut off";
         }

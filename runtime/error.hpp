@@ -30,6 +30,7 @@ enum class error {
     // Channels and broadcasts (runtime/sync/channel.hpp, runtime/sync/broadcast.hpp):
     channel_full = 11,        ///< try_send on a full channel: nothing was sent
     subscriber_overflow = 12, ///< a subscriber's queue was full: it was cut off
+    data_pending = 13, ///< forget_loop: the loop holds received data for the socket: take it first
 };
 
 /// The "coronet" category; message() describes each code.

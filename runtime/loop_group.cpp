@@ -1,7 +1,8 @@
 #include "coronet/runtime/loop_group.hpp"
 
 #include "coronet/runtime/detail/loop_access.hpp"
-#include "coronet/runtime/detail/wake_fd.hpp"
+#include "coronet/runtime/signal_set.hpp"
+#include "coronet/runtime/task_group.hpp"
 
 #include <atomic>
 #include <cerrno>
@@ -10,7 +11,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
-#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdexcept>
@@ -28,6 +28,7 @@ namespace detail {
 struct group_local {
     event level1;      // set once the stop level reaches 1
     event level2;      // ... 2
+    event others_done; // loop 0: every other loop has finished
     cancel_scope hard; // the main task runs in it: cancelled at level 3 or on failure
 };
 
@@ -68,6 +69,17 @@ struct loop_group_state {
         if (l >= 1) local->level1.set();
         if (l >= 2) local->level2.set();
         if (l >= 3 || failed.load(std::memory_order_acquire)) local->hard.cancel();
+        if (i == 0 && running.load(std::memory_order_acquire) == 1) local->others_done.set();
+    }
+
+    // Loop 0 reads the stop signals (blocked in every thread, see
+    // stop_signal_watch) from their signalfd, through its backend.
+    task<> watch_signals() {
+        for (;;) {
+            auto sig = co_await signal_set::wait_awaitable(signal_fd);
+            if (!sig) co_return; // cancelled: the group is over
+            raise_stop();
+        }
     }
 
     task<int> main_task(std::size_t i) {
@@ -75,6 +87,8 @@ struct loop_group_state {
         locals[i] = &local;
         apply(i); // the group may have moved before this loop started
         group_context ctx(*this, i, local, handles);
+        task_group helpers;
+        if (i == 0 && signal_fd >= 0) helpers.spawn(watch_signals());
         int code = 0;
         std::exception_ptr error;
         try {
@@ -82,13 +96,20 @@ struct loop_group_state {
         } catch (...) {
             error = std::current_exception();
         }
+        report(i, code, error, nullptr);
+        // Loop 0 stays until the others have finished: it watches the signals.
+        if (i == 0) (void)co_await local.others_done.wait();
+        helpers.cancel();
+        co_await helpers.join();
         locals[i] = nullptr;
-        loop_stats stats = current_loop().stats();
-        report(i, code, error, &stats);
+        loop_stats stats = current_loop().stats(); // its own work: the helpers are gone
+        std::lock_guard lock(mutex);
+        results.stats[i] = stats;
         co_return code;
     }
 
-    void run_thread(std::size_t i, int cpu) noexcept {
+    // Runs loop i on this thread (loop 0: the caller's) until it finishes.
+    void run_loop(std::size_t i, int cpu) noexcept {
         try {
             if (cpu >= 0) {
                 cpu_set_t set;
@@ -104,8 +125,12 @@ struct loop_group_state {
         // A loop that never ran never closed its mailbox: close it now, so
         // senders fail instead of waiting for it.
         dispatch(shared[i]->box.close(), false);
+        if (i == 0) return;
         running.fetch_sub(1, std::memory_order_acq_rel);
-        all_done.signal();
+        try { // tell loop 0, which may wait for the last of us
+            (void)handles[0].post([this] { apply(0); });
+        } catch (...) {
+        }
     }
 
     void report(std::size_t i, int code, std::exception_ptr error, const loop_stats* stats) {
@@ -143,9 +168,9 @@ struct loop_group_state {
     std::vector<group_local*> locals; // entry i: loop i's thread only
     std::atomic<int> level{0};
     std::atomic<bool> failed{false};
-    std::atomic<std::size_t> running{0};
-    wake_fd all_done; // signalled as each loop thread ends
-    std::mutex mutex; // guards the outcome below
+    std::atomic<std::size_t> running{0}; // loops not finished (loop 0 counts until the end)
+    int signal_fd = -1;                  // the stop signals' signalfd, or -1
+    std::mutex mutex;                    // guards the outcome below
     std::exception_ptr first_error;
     group_result results;
 };
@@ -164,8 +189,25 @@ std::vector<int> allowed_cpus() {
     return cpus;
 }
 
+// Restores the calling thread's CPU mask after loop 0 ran pinned on it.
+class affinity_guard {
+public:
+    explicit affinity_guard(bool active) : active_(active) {
+        if (active_) active_ = sched_getaffinity(0, sizeof saved_, &saved_) == 0;
+    }
+    ~affinity_guard() {
+        if (active_) sched_setaffinity(0, sizeof saved_, &saved_);
+    }
+    affinity_guard(const affinity_guard&) = delete;
+    affinity_guard& operator=(const affinity_guard&) = delete;
+
+private:
+    bool active_;
+    cpu_set_t saved_{};
+};
+
 // Blocks the stop signals in this thread (the loop threads inherit the mask)
-// and reads them from a signalfd; restores the mask when done.
+// and routes them to a signalfd that loop 0 reads; restores the mask when done.
 class stop_signal_watch {
 public:
     explicit stop_signal_watch(const std::vector<int>& signals) {
@@ -190,36 +232,16 @@ public:
     stop_signal_watch(const stop_signal_watch&) = delete;
     stop_signal_watch& operator=(const stop_signal_watch&) = delete;
     int fd() const noexcept { return fd_; }
-    /// How many signals arrived (read without blocking).
-    int take() noexcept {
-        int n = 0;
-        signalfd_siginfo info;
-        while (::read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info))
-            ++n;
-        return n;
-    }
 
 private:
     int fd_ = -1;
     sigset_t previous_{};
 };
 
-// The calling thread's part: wait until every loop thread has ended, turning
-// each stop signal into a raised stop level. Blocks in poll(2): no polling.
-void wait_for_loops(loop_group_state& g, stop_signal_watch& signals) {
-    while (g.running.load(std::memory_order_acquire) > 0) {
-        pollfd fds[2] = {{g.all_done.fd(), POLLIN, 0}, {signals.fd(), POLLIN, 0}};
-        int n = ::poll(fds, signals.fd() >= 0 ? 2 : 1, -1);
-        if (n < 0) continue; // EINTR
-        if (fds[0].revents != 0) g.all_done.clear();
-        if (signals.fd() >= 0 && fds[1].revents != 0)
-            for (int k = signals.take(); k > 0; --k)
-                g.raise_stop();
-    }
-}
-
 } // namespace
 
+// Loop 0 runs on the calling thread (so one loop runs as coronet::run
+// would), loops 1 .. N-1 on threads of their own.
 group_result run_group(group_factory factory, const loop_group_options& options) {
     std::size_t n = options.threads ? *options.threads : configured_threads();
     if (n == 0) n = available_cpus();
@@ -227,24 +249,27 @@ group_result run_group(group_factory factory, const loop_group_options& options)
     loop_group_state g(n, options);
     g.factory = &factory;
     stop_signal_watch signals(options.stop_signals);
+    g.signal_fd = signals.fd();
     std::vector<std::thread> threads;
-    threads.reserve(n);
+    threads.reserve(n - 1);
     try {
-        for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t i = 1; i < n; ++i) {
             int cpu = options.pin_threads ? cpus[i % cpus.size()] : -1;
-            threads.emplace_back([&g, i, cpu] { g.run_thread(i, cpu); });
+            threads.emplace_back([&g, i, cpu] { g.run_loop(i, cpu); });
         }
     } catch (...) { // a thread could not start: stop those that did
         std::exception_ptr e = std::current_exception();
-        g.running.fetch_sub(n - threads.size(), std::memory_order_acq_rel);
-        for (std::size_t i = threads.size(); i < n; ++i)
+        for (std::size_t i = threads.size() + 1; i < n; ++i)
             dispatch(g.shared[i]->box.close(), false);
         g.cancel_all();
         for (auto& t : threads)
             t.join();
         std::rethrow_exception(e);
     }
-    wait_for_loops(g, signals);
+    {
+        affinity_guard keep(options.pin_threads); // the caller's mask comes back afterwards
+        g.run_loop(0, options.pin_threads ? cpus[0] : -1);
+    }
     for (auto& t : threads)
         t.join();
     if (g.first_error) std::rethrow_exception(g.first_error);
@@ -257,8 +282,8 @@ int group_context::stop_level() const noexcept {
     return group_.level.load(std::memory_order_acquire);
 }
 
-task<result<void>> group_context::stopped(int level) const {
-    co_return co_await (level >= 2 ? local_.level2 : local_.level1).wait();
+task<> group_context::stopped(int level) const {
+    (void)co_await (level >= 2 ? local_.level2 : local_.level1).wait();
 }
 
 void group_context::request_stop() const noexcept {

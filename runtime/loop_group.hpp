@@ -11,11 +11,13 @@
 ///         return r.exit_code;
 ///     }
 ///
-/// run_loops starts N threads, each with its own event_loop, calls the
-/// factory once on each of them (concurrently: it must be safe to call from
-/// several threads, e.g. a lambda that only reads what it captures) and runs
-/// the task it returns as that loop's main task, then returns when every
-/// loop has finished. Loops reach each other only through loop_handle
+/// run_loops runs N event loops, one per thread: loop 0 on the calling
+/// thread (so a group of one runs as coronet::run would), loops 1 .. N-1 on
+/// threads it starts. It calls the factory once on each loop's thread
+/// (concurrently: it must be safe to call from several threads, e.g. a
+/// lambda that only reads what it captures), runs the task it returns as
+/// that loop's main task, and returns when every loop has finished. Call it
+/// from a thread that runs no loop (e.g. main). Loops reach each other only through loop_handle
 /// (group_context::loop(i)): post, spawn_on, run_on, cross_channel; between
 /// io_uring loops the wakeup is a MSG_RING from ring to ring.
 ///
@@ -26,8 +28,8 @@
 /// stderr. A main task returning task<int> gives an exit code: the first
 /// nonzero one is the group's and, like an error, cancels the others.
 ///
-/// Stopping: stop_signals are blocked in every loop thread and watched by
-/// the calling thread. Each signal (or group_context::request_stop(), from
+/// Stopping: stop_signals are blocked in every loop thread and read by loop
+/// 0, which stays up until every other loop has finished. Each signal (or group_context::request_stop(), from
 /// any thread) raises the group's stop level by one on every loop: level 1
 /// asks the loops to stop (stopped() completes), level 2 asks them to hurry
 /// (stopped(2): end a grace period), level 3 cancels every main task.
@@ -53,7 +55,8 @@ struct loop_group_options {
     /// process may run on (configured_threads()); 0: one per CPU.
     std::optional<unsigned> threads;
     /// Pin loop i to the i-th CPU of the process's affinity mask (wrapping
-    /// around when there are more loops than CPUs).
+    /// around when there are more loops than CPUs); the calling thread's
+    /// mask is restored when run_loops returns.
     bool pin_threads = false;
     /// What every loop is made with.
     loop_options loop;
@@ -84,11 +87,11 @@ public:
     /// How far the group's stop has gone: 0 running, 1 asked to stop, 2 asked
     /// to hurry, 3 cancelled (see the file comment).
     int stop_level() const noexcept;
-    /// co_await → result<void>: completes once stop_level() >= `level` (1 or
-    /// 2), at once if it already is. A task, so that it can race the server
-    /// in when_any. Errors: operation_canceled (the awaiting scope was
-    /// cancelled first).
-    task<result<void>> stopped(int level = 1) const;
+    /// co_await: completes once stop_level() >= `level` (1 or 2), at once if
+    /// it already is, or when the awaiting scope is cancelled first (look at
+    /// stop_level() to tell). A task, so that it can race a server in
+    /// when_any.
+    task<> stopped(int level = 1) const;
     /// Raises the stop level by one on every loop. Any thread.
     void request_stop() const noexcept;
 
@@ -132,7 +135,8 @@ inline task<int> exit_zero(task<> t) {
 /// (see the file comment), and returns when all have finished. `factory`
 /// returns task<> or task<int>. Throws what the first failing loop threw,
 /// std::invalid_argument for a bad CORONET_THREADS, std::system_error when
-/// a thread cannot be started.
+/// a thread cannot be started, std::logic_error when the calling thread
+/// already runs a loop.
 template <class F>
 group_result run_loops(F factory, const loop_group_options& options = {}) {
     using task_type = std::invoke_result_t<F&, const group_context&>;

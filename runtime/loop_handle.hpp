@@ -158,14 +158,22 @@ void attach_remote(cancel_scope* scope, wait_link& link, remote_call& call) noex
 
 } // namespace detail
 
-/// The awaitable returned by run_on: co_await it once.
+/// The awaitable returned by run_on: co_await it once (see run_on for what
+/// it yields, its errors and its cancellation). Nothing is sent until it is
+/// awaited: destroyed unawaited, it destroys the task unrun.
 template <class T>
 class [[nodiscard]] run_on_awaitable {
 public:
+    /// What co_await yields: `result<T>`, or for a `task<result<U>>` that
+    /// `result<U>` as it is (`result<void>` for a `task<void>`).
     using result_type = typename detail::run_on_result<T>::type;
 
+    /// Takes `t` to run on `target` once awaited (made by run_on()).
+    /// Allocates the state both loops share: throws std::bad_alloc.
     run_on_awaitable(loop_handle target, task<T> t)
         : target_(std::move(target)), call_(new detail::remote_call_of<T>(std::move(t))) {}
+    /// Takes over an unawaited call; `o` is left empty and must not be
+    /// awaited.
     run_on_awaitable(run_on_awaitable&& o) noexcept
         : target_(std::move(o.target_)), call_(std::exchange(o.call_, nullptr)) {}
     run_on_awaitable& operator=(run_on_awaitable&&) = delete;
@@ -210,13 +218,15 @@ private:
 };
 
 /// Runs `t` on the loop behind `target` and resumes the caller on its own
-/// loop with the outcome: `t`'s value (a result<U> comes back as it is),
+/// loop with the outcome: `t`'s value (a `result<U>` comes back as it is),
 /// its exception rethrown, or error::loop_closed when the target has
-/// stopped before `t` could begin. Cancellation is request + join from
-/// either side: cancelling the caller's scope cancels `t` there and waits
-/// for it (its real value wins if it finished first); the target's own
-/// teardown cancelling `t` reaches the caller as `t`'s outcome. The call
-/// costs one allocation (the state both loops share).
+/// stopped before `t` could begin (`t` is then destroyed unrun).
+/// Cancellation is request + join from either side: cancelling the
+/// caller's scope cancels `t` there and waits for it (its real value wins
+/// if it finished first); the target's own teardown cancelling `t` reaches
+/// the caller as `t`'s outcome. If the caller's scope is already cancelled
+/// when it awaits, `t` is not sent and the result is operation_canceled.
+/// The call costs one allocation (the state both loops share).
 template <class T>
 run_on_awaitable<T> run_on(const loop_handle& target, task<T> t) {
     return run_on_awaitable<T>(target, std::move(t));

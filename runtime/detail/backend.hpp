@@ -73,7 +73,10 @@ public:
     virtual void close(int fd) noexcept = 0;
     /// Settles `fd` like close() but leaves it open and unknown to this
     /// backend (epoll: out of its set), so another loop can adopt it.
-    virtual void forget(int fd) noexcept = 0;
+    /// Returns false, and keeps what it queued, if the backend holds bytes
+    /// (or connections) it received for `fd` that nobody has taken yet
+    /// (io_uring's multishot read-ahead, now stopped): they would be lost.
+    virtual bool forget(int fd) noexcept = 0;
     /// Flushes submissions, waits up to `timeout` (nullopt: no limit, zero:
     /// do not wait) or until wakeup(), and completes what finished. Returns
     /// the completions queued.

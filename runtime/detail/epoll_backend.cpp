@@ -121,12 +121,13 @@ void epoll_backend::close(int fd) noexcept {
     ::close(fd);
 }
 
-void epoll_backend::forget(int fd) noexcept {
-    settle(fd);
+bool epoll_backend::forget(int fd) noexcept {
+    settle(fd); // epoll reads nothing ahead: the kernel keeps what arrived
     fd_state* st = fds_.find(fd);
-    if (st == nullptr || !st->registered) return;
+    if (st == nullptr || !st->registered) return true;
     ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
     st->registered = false;
+    return true;
 }
 
 void epoll_backend::drain() noexcept {

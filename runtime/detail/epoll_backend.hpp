@@ -2,7 +2,7 @@
 // The epoll backend's class (internal): readiness based. Its code is split
 // by concept (DESIGN.md has the file map):
 //   epoll_backend.cpp   submit, cancel, close/forget, drain, the wait and its edges
-//   epoll_perform.cpp   the syscall each kind of operation makes, and read readiness
+//   epoll_perform.hpp   the syscall each kind of operation makes, and read readiness
 //   epoll_pooled.cpp    pooled receives: a pool buffer only when data is there
 //
 // Each fd is registered once, edge triggered, the first time an operation on
@@ -28,7 +28,7 @@ public:
     bool submit(operation& op) override;
     void cancel(operation& op) noexcept override;
     void close(int fd) noexcept override;
-    void forget(int fd) noexcept override;
+    bool forget(int fd) noexcept override;
     void drain() noexcept override;
     std::size_t poll(std::optional<std::chrono::nanoseconds> timeout) override;
     void release_buffer(std::uint16_t id) noexcept override;
@@ -51,7 +51,7 @@ private:
     void drive(fd_state& st, operation_list& list) noexcept;
     void cancel_all(fd_state& st) noexcept;
     void settle(int fd) noexcept;
-    // epoll_perform.cpp
+    // epoll_perform.hpp
     int attempt(operation& op, fd_state& st) noexcept;
     // epoll_pooled.cpp
     int attempt_pooled(operation& op, fd_state& st) noexcept;

@@ -17,8 +17,9 @@ bool refuse_operation(operation& op, cancel_scope* scope) noexcept {
     return false;
 }
 
-void forget_fd(int fd) noexcept {
-    if (event_loop* loop = running_loop) loop_access::io(*loop).forget(fd);
+bool forget_fd(int fd) noexcept {
+    event_loop* loop = running_loop;
+    return loop == nullptr || loop_access::io(*loop).forget(fd);
 }
 
 void close_fd(int fd) noexcept {

@@ -38,7 +38,7 @@ public:
     bool submit(operation& op) override;
     void cancel(operation& op) noexcept override;
     void close(int fd) noexcept override;
-    void forget(int fd) noexcept override;
+    bool forget(int fd) noexcept override;
     void drain() noexcept override;
     void flush() noexcept override;
     std::size_t poll(std::optional<std::chrono::nanoseconds> timeout) override;

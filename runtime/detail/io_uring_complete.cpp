@@ -161,8 +161,23 @@ void io_uring_backend::close(int fd) noexcept {
     ::close(fd);
 }
 
-void io_uring_backend::forget(int fd) noexcept {
-    settle(fd); // nothing of fd's is registered with the ring beyond its requests
+// Like close() without close(2) (nothing of fd's is registered with the ring
+// beyond its requests), except that bytes or connections the multishot read
+// ahead stay queued here: they would be lost. The multishot is stopped, so
+// the queue only shrinks; the caller takes what is there, then forgets again.
+bool io_uring_backend::forget(int fd) noexcept {
+    fd_slot* s = slots_.find(fd);
+    if (s != nullptr && (s->queue_head >= 0 || s->accepted_head < s->accepted.size())) {
+        s->closing = true;
+        while (cancel_socket(fd))
+            wait_some();
+        s->closing = false;
+        while (operation* op = s->waiters.pop()) // none while something is queued, but be sure
+            finish(*op, -ECANCELED);
+        if (s->queue_head >= 0 || s->accepted_head < s->accepted.size()) return false;
+    }
+    settle(fd);
+    return true;
 }
 
 void io_uring_backend::drain() noexcept {

@@ -57,7 +57,8 @@ inline void schedule(std::coroutine_handle<> h) {
 void close_fd(int fd) noexcept;
 
 /// Settles `fd` on the running loop and makes its backend forget it (a
-/// socket moving to another loop); nothing without a loop.
-void forget_fd(int fd) noexcept;
+/// socket moving to another loop); true without a loop. False if the loop
+/// holds data it received for `fd` (see backend::forget).
+bool forget_fd(int fd) noexcept;
 
 } // namespace coronet::detail

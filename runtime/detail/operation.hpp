@@ -82,24 +82,23 @@ struct mono_timespec {
 };
 
 // Fields without an initializer are written before they are read: result
-// and waiter by the start and the completion, deadline by the start, the
-// list links by every push, buffer_id and zero_copy where a backend sets
-// them. Building an operation (twice per echoed message) stores only what
-// must be known from the start.
+// by the completion, the list links by every push, buffer_id where a backend
+// lends a buffer. Building an operation (twice per echoed message) stores
+// only what may be read before that.
 struct operation {
     op_kind kind = op_kind::recv;
     op_state state = op_state::idle;
-    bool zero_copy;          // io_uring: this request went out as SEND_ZC
+    bool zero_copy = false;  // io_uring: this request went out as SEND_ZC
     std::uint16_t buffer_id; // recv_pooled: the pool buffer holding the data
     int fd = -1;
     int result;             // >= 0 value, < 0 is -errno
     void* buffer = nullptr; // data buffer, msghdr, or the address for accept/connect
     std::size_t length = 0;
-    std::size_t sent = 0;           // send_all: bytes sent so far
-    socklen_t addr_len = 0;         // accept: in/out length of the peer address
-    const mono_timespec* deadline;  // io_uring: cancel via a linked timeout
-    std::coroutine_handle<> waiter; // (a handle's own constructor nulls it)
-    operation* prev;                // backend list links (an fd's requests, a wait list)
+    std::size_t sent = 0;                    // send_all: bytes sent so far
+    socklen_t addr_len = 0;                  // accept: in/out length of the peer address
+    const mono_timespec* deadline = nullptr; // io_uring: cancel via a linked timeout
+    std::coroutine_handle<> waiter;          // (a handle's own constructor nulls it)
+    operation* prev;                         // backend list links (an fd's requests, a wait list)
     operation* next;
 };
 

@@ -101,9 +101,13 @@ public:
     /// to this receiver is returned instead, never lost).
     receive_awaitable receive() noexcept { return receive_awaitable(*this); }
 
-    /// Sends without waiting. Errors: channel_full, channel_closed; on an
-    /// error `value` is left as it was (nothing is moved from it).
+    /// Sends without waiting (asyncio's put_nowait): hands `value` to the
+    /// longest-waiting receiver, or else buffers it, moving from `value`.
+    /// Errors: error::channel_full (no room and no waiting receiver),
+    /// error::channel_closed; on an error `value` is left as it was (nothing
+    /// is moved from it). Never waits, so never cancelled.
     result<void> try_send(T&& value) { return try_send_impl(std::move(value)); }
+    /// The same, copying `value` (only on success).
     result<void> try_send(const T& value) { return try_send_impl(value); }
 
     /// No more sends; waiting senders fail, receivers drain what is buffered.

@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import example_harness  # noqa: E402
 from example_harness import (  # noqa: E402
-    IO_TIMEOUT, LineClient, Server, ToolClient, run, tool_missing)
+    FeatureServer, IO_TIMEOUT, LineClient, ToolClient, run, tool_missing)
 
 ARGS = None  # set in main()
 
@@ -32,13 +32,7 @@ MAX_LINES = 200_000  # bound on the lines a test sends to make a slow client ove
 FILLER = "x" * 180
 
 
-class ChatServer(Server):
-    """A chat_server process; its second line (the backend features) is read at start."""
-
-    def __enter__(self):
-        super().__enter__()
-        self.read_features()
-        return self
+ChatServer = FeatureServer  # prints the backend features line after the banner
 
 
 def join(port, name, **kw):

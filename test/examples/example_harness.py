@@ -218,6 +218,16 @@ class Server:
         return False
 
 
+class FeatureServer(Server):
+    """A server that prints the backend features line after its banner
+    (print_listening); it is read when the `with` block starts."""
+
+    def __enter__(self):
+        super().__enter__()
+        self.read_features()
+        return self
+
+
 class LineReader:
     """Reads lines from a file descriptor (a socket's or a pipe's) with a deadline."""
 

@@ -242,10 +242,15 @@ class LimitsExamplesTest(unittest.TestCase):
             grown = rss_outside_pool_kib(pid) - base_rss
             print(f"\nRSS outside the receive pool: {base_rss} KiB before 10,000 hostile "
                   f"connections, {grown:+d} KiB after", file=sys.stderr)
-            # 256 KiB: malloc may keep a few more pages from one batch's peak (100
-            # connections at once) than from the warm-up's.
+            # 1 MiB: what stays grown is bounded by the busiest moment, not by the
+            # number of connections: malloc's free pages and the frame pool's
+            # caches (at most 256 KiB of blocks per size class) follow the peak
+            # of connections open at once, which a loaded machine (the suite runs
+            # tests in parallel) makes higher than the warm-up's; 300-600 KiB was
+            # measured with three CPU hogs beside it. A leak of anything per
+            # connection, even 105 bytes, would pass 1 MiB over 10,000 of them.
             if not SANITIZED:  # else LeakSanitizer judges at exit
-                self.assertLess(grown, 256, "RSS grew after 10,000 connections")
+                self.assertLess(grown, 1024, "RSS grew after 10,000 connections")
             with connect(srv) as s:
                 self.assertTrue(echoes(s, b"still serving"))
             self.assertEqual(srv.stop(), 0, srv.stderr)

@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import example_harness  # noqa: E402
 from example_harness import (  # noqa: E402
-    IO_TIMEOUT, LineClient, Server, ToolClient, run, tool_missing)
+    FeatureServer, IO_TIMEOUT, LineClient, ToolClient, run, tool_missing)
 
 ARGS = None  # set in main()
 
@@ -31,13 +31,7 @@ MAX_EVENTS = 200_000  # bound on the events a test publishes to make a subscribe
 FILLER = "y" * 150
 
 
-class NotifyServer(Server):
-    """A notify_server process; its second line (the backend features) is read at start."""
-
-    def __enter__(self):
-        super().__enter__()
-        self.read_features()
-        return self
+NotifyServer = FeatureServer  # prints the backend features line after the banner
 
 
 def subscriber(port, topic, **kw):

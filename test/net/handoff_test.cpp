@@ -18,12 +18,6 @@ using namespace coronet;
 
 namespace {
 
-loop_group_options loops(unsigned n) {
-    loop_group_options o;
-    o.threads = n;
-    return o;
-}
-
 // One client: sends a message made of its id, checks the echo, closes.
 task<bool> echo_once(socket_address at, int id) {
     auto c = co_await tcp_stream::connect(at);
@@ -109,7 +103,7 @@ TEST_CASE("handoff: SO_REUSEPORT listeners on 2 loops serve 1,000 clients; both 
             echoed = co_await clients(at, 1000, 100);
             g.request_stop();
         },
-        loops(3));
+        loop_group_options{.threads = 3});
     CHECK(echoed == 1000);
     CHECK(served[0] + served[1] == 1000);
     CHECK(served[0] > 0); // the kernel's hash spreads 1,000 client ports over both
@@ -143,7 +137,7 @@ TEST_CASE("handoff: 10,000 connections handed from one loop to three; none lost,
             echoed = co_await clients(at, 10'000, 200);
             g.request_stop();
         },
-        loops(5));
+        loop_group_options{.threads = 5});
     CHECK(echoed == 10'000);
     CHECK(served[0] + served[1] + served[2] == 10'000);
     for (auto& s : served) // round robin: within one batch of each other
@@ -189,7 +183,7 @@ TEST_CASE("handoff: least_loaded sends a connection to the loop with fewest open
             conns.clear();
             g.request_stop();
         },
-        loops(4));
+        loop_group_options{.threads = 4});
 }
 
 TEST_CASE("handoff: a stop with connections open on every loop ends them all; no fd leaked") {
@@ -233,9 +227,93 @@ TEST_CASE("handoff: a stop with connections open on every loop ends them all; no
                 if (!n || *n == 0) ++eofs;
             }
         },
-        loops(3));
+        loop_group_options{.threads = 3});
     CHECK(eofs == 200);
     for (auto& l : ls)
         l.close();
     CHECK(test::open_fds() == fds);
+}
+
+TEST_CASE("handoff: a stream with a receive pending moves to another loop and works there") {
+    std::atomic<bool> moved{false};
+    result<std::size_t> pending_result = 0;
+    run_loops(
+        [&](const group_context& g) -> task<> {
+            if (g.index() == 1) {
+                co_await g.stopped();
+                co_return;
+            }
+            auto p = co_await test::connect_pair();
+            // A receive pending on loop 0 (no data yet) while the stream moves.
+            std::byte buf[8];
+            auto reader = [&]() -> task<> { pending_result = co_await p.server.recv(buf); };
+            task_group tg;
+            tg.spawn(reader());
+            co_await test::yield_turns(3);
+            REQUIRE(p.server.forget_loop()); // settles it here: the receive ends first
+            co_await tg.join();
+            CHECK(pending_result.error() == std::errc::operation_canceled);
+            // On loop 1 the same stream echoes; loop 0 keeps the client side.
+            auto there = [](tcp_stream s, std::atomic<bool>& flag) -> task<> {
+                flag = true;
+                co_await test::echo(std::move(s));
+            };
+            REQUIRE(spawn_on(g.loop(1), there(std::move(p.server), moved)));
+            REQUIRE(co_await p.client.send_all("moved"));
+            char back[5];
+            REQUIRE(co_await test::recv_exactly(p.client, std::as_writable_bytes(std::span(back))));
+            CHECK(std::string_view(back, 5) == "moved");
+            CHECK(moved);
+            g.request_stop();
+        },
+        loop_group_options{.threads = 2});
+}
+
+TEST_CASE("handoff: bytes a loop read ahead for a stream are not lost when it moves") {
+    std::string got; // on loop 1
+    run_loops(
+        [&](const group_context& g) -> task<> {
+            if (g.index() == 1) {
+                co_await g.stopped();
+                co_return;
+            }
+            auto p = co_await test::connect_pair();
+            REQUIRE(co_await p.client.send_all("first|"));
+            auto first = co_await p.server.recv_pooled(); // io_uring: the multishot reads on
+            REQUIRE(first);
+            std::string here(reinterpret_cast<const char*>(first->data()), first->size());
+            first->release();
+            REQUIRE(co_await p.client.send_all("second|third|")); // arrives while nobody reads
+            co_await test::yield_turns(20);
+            // Until the loop has handed over what it holds, the stream stays here.
+            for (int guard = 0; guard < 1000; ++guard) {
+                auto moved = p.server.forget_loop();
+                if (moved) break;
+                CHECK(moved.error() == error::data_pending);
+                auto more = co_await p.server.recv_pooled(); // comes at once from the queue
+                REQUIRE(more);
+                here.append(reinterpret_cast<const char*>(more->data()), more->size());
+            }
+            auto rest = [](tcp_stream s, std::string& out) -> task<> {
+                std::byte buf[64];
+                for (;;) {
+                    auto n = co_await s.recv(buf);
+                    if (!n || *n == 0) co_return;
+                    out.append(reinterpret_cast<const char*>(buf), *n);
+                }
+            };
+            got = here;
+            auto last_words = [](tcp_stream& c) -> task<> {
+                CHECK(co_await c.send_all("fourth"));
+                c.close(); // EOF ends the reader there
+            };
+            task_group tg;
+            tg.spawn(last_words(p.client));
+            auto done = co_await run_on(g.loop(1), rest(std::move(p.server), got)); // to its EOF
+            CHECK(done);
+            co_await tg.join();
+            g.request_stop();
+        },
+        loop_group_options{.threads = 2});
+    CHECK(got == "first|second|third|fourth");
 }

@@ -31,19 +31,20 @@ inline std::string text_of(std::span<const std::byte> b) {
     return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
 
+/// An awaitable that is always ready: what an in-memory stream's recv and
+/// send_all return (also used by the fuzz targets' chunked_stream).
+template <class T>
+struct ready {
+    T value;
+    std::size_t sent = 0;
+    bool await_ready() const noexcept { return true; }
+    void await_suspend(std::coroutine_handle<>) const noexcept {}
+    T await_resume() { return std::move(value); }
+    std::size_t bytes_sent() const noexcept { return sent; }
+};
+
 class memory_stream {
 public:
-    /// An awaitable that is always ready.
-    template <class T>
-    struct ready {
-        T value;
-        std::size_t sent = 0;
-        bool await_ready() const noexcept { return true; }
-        void await_suspend(std::coroutine_handle<>) const noexcept {}
-        T await_resume() { return std::move(value); }
-        std::size_t bytes_sent() const noexcept { return sent; }
-    };
-
     explicit memory_stream(std::string_view in = {}, std::size_t max_chunk = 1)
         : input(bytes_of(in)), chunk(max_chunk) {}
 

@@ -20,35 +20,27 @@
 using namespace coronet;
 using namespace std::chrono_literals;
 
-namespace {
-
-loop_group_options with_threads(unsigned n) {
-    loop_group_options o;
-    o.threads = n;
-    return o;
-}
-
-} // namespace
-
-TEST_CASE("run_loops: every loop runs its own task on its own thread, with its index") {
+TEST_CASE("run_loops: every loop runs its own task on its own thread; loop 0 on the caller's") {
     std::mutex m;
     std::set<std::thread::id> threads;
     std::set<std::size_t> indexes;
+    std::thread::id loop0;
     auto r = run_loops(
         [&](const group_context& g) -> task<> {
             co_await sleep_for(1ms);
             std::lock_guard lock(m);
             threads.insert(std::this_thread::get_id());
             indexes.insert(g.index());
+            if (g.index() == 0) loop0 = std::this_thread::get_id();
             CHECK(g.size() == 3);
             CHECK(g.loops().size() == 3);
             CHECK(event_loop::current() != nullptr);
         },
-        with_threads(3));
+        loop_group_options{.threads = 3});
     CHECK(r.exit_code == 0);
     CHECK(threads.size() == 3);
     CHECK(indexes == std::set<std::size_t>{0, 1, 2});
-    CHECK(threads.count(std::this_thread::get_id()) == 0);
+    CHECK(loop0 == std::this_thread::get_id());
     REQUIRE(r.stats.size() == 3);
     for (const loop_stats& s : r.stats)
         CHECK(s.turns > 0);
@@ -66,7 +58,7 @@ TEST_CASE("run_loops: the first exception cancels the other loops and is rethrow
                 auto r = co_await sleep_for(1h); // until loop 1's failure cancels it
                 if (!r) ++cancelled;
             },
-            with_threads(3));
+            loop_group_options{.threads = 3});
     };
     CHECK_THROWS_WITH(run(), "loop 1 failed");
     CHECK(cancelled == 2);
@@ -79,7 +71,7 @@ TEST_CASE("run_loops: a nonzero exit code is the group's and stops the others") 
             co_await sleep_for(1h); // cancelled
             co_return 3;            // after the first nonzero code: not the group's
         },
-        with_threads(2));
+        loop_group_options{.threads = 2});
     CHECK(r.exit_code == 7);
 }
 
@@ -88,14 +80,15 @@ TEST_CASE("run_loops: request_stop raises the stop level on every loop, one leve
     run_loops(
         [&](const group_context& g) -> task<> {
             if (g.index() == 0) g.request_stop(); // from a loop; any thread may
-            CHECK(co_await g.stopped());
+            co_await g.stopped();
             CHECK(g.stop_level() >= 1);
             ++saw_stop;
             if (g.index() == 1) g.request_stop();
-            CHECK(co_await g.stopped(2));
+            co_await g.stopped(2);
+            CHECK(g.stop_level() >= 2);
             ++saw_hurry;
         },
-        with_threads(3));
+        loop_group_options{.threads = 3});
     CHECK(saw_stop == 3);
     CHECK(saw_hurry == 3);
 }
@@ -103,13 +96,14 @@ TEST_CASE("run_loops: request_stop raises the stop level on every loop, one leve
 TEST_CASE("run_loops: a stop signal reaches every loop; the calling thread's mask is restored") {
     sigset_t before;
     pthread_sigmask(SIG_BLOCK, nullptr, &before);
-    loop_group_options o = with_threads(2);
+    loop_group_options o = loop_group_options{.threads = 2};
     o.stop_signals = {SIGUSR1};
     std::atomic<int> stopped{0};
     run_loops(
         [&](const group_context& g) -> task<> {
             if (g.index() == 0) ::kill(::getpid(), SIGUSR1); // the process gets it
-            if (co_await g.stopped()) ++stopped;
+            co_await g.stopped();
+            if (g.stop_level() >= 1) ++stopped;
         },
         o);
     CHECK(stopped == 2);
@@ -119,7 +113,7 @@ TEST_CASE("run_loops: a stop signal reaches every loop; the calling thread's mas
 }
 
 TEST_CASE("run_loops: a loop that cannot start fails the group; the others are cancelled") {
-    loop_group_options o = with_threads(2);
+    loop_group_options o = loop_group_options{.threads = 2};
     o.loop.pool_buffers = 0; // every loop refuses this (invalid_argument)
     CHECK_THROWS_AS(run_loops([](const group_context&) -> task<> { co_return; }, o),
                     std::invalid_argument);
@@ -134,13 +128,13 @@ TEST_CASE("run_loops: CORONET_THREADS chooses the count when the options do not"
                     std::invalid_argument);
     ::unsetenv("CORONET_THREADS");
     CHECK(configured_threads() == available_cpus());
-    auto one_per_cpu =
-        run_loops([](const group_context&) -> task<> { co_return; }, with_threads(0));
+    auto one_per_cpu = run_loops([](const group_context&) -> task<> { co_return; },
+                                 loop_group_options{.threads = 0});
     CHECK(one_per_cpu.stats.size() == available_cpus());
 }
 
 TEST_CASE("run_loops: pinned loops run on the CPUs of the affinity mask") {
-    loop_group_options o = with_threads(2);
+    loop_group_options o = loop_group_options{.threads = 2};
     o.pin_threads = true;
     std::atomic<int> pinned{0};
     run_loops(

@@ -109,7 +109,7 @@ TEST_CASE("run_on: the value comes back to the caller's loop; an exception is re
                 throw std::runtime_error("from loop 1");
                 co_return;
             };
-            CHECK_THROWS_WITH(co_await run_on(g.loop(1), thrower()), "from loop 1");
+            CHECK_THROWS_WITH((void)(co_await run_on(g.loop(1), thrower())), "from loop 1");
             g.request_stop();
         },
         two_loops());

@@ -21,12 +21,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-loop_group_options loops(unsigned n) {
-    loop_group_options o;
-    o.threads = n;
-    return o;
-}
-
 struct item {
     int sender;
     int seq;
@@ -55,7 +49,7 @@ TEST_CASE("cross_channel: 100,000 items from two loops to a third arrive exactly
                 ++received;
             }
         },
-        loops(3));
+        loop_group_options{.threads = 3});
     CHECK(received == 2 * per_sender);
     CHECK(ordered);
     CHECK(next == std::vector<int>{per_sender, per_sender});
@@ -79,7 +73,7 @@ TEST_CASE("cross_channel: a cancelled receive returns operation_canceled and los
             CHECK(co_await test::yield_until([&] { return gave_up.load(); }, 1'000'000));
             REQUIRE(co_await ch.send(42));
         },
-        loops(2));
+        loop_group_options{.threads = 2});
 }
 
 TEST_CASE("cross_channel: a cancelled send is not queued; a waiting receiver still wakes") {
@@ -107,7 +101,7 @@ TEST_CASE("cross_channel: a cancelled send is not queued; a waiting receiver sti
                 got.push_back(*v);
             }
         },
-        loops(2));
+        loop_group_options{.threads = 2});
     CHECK(sent_again);
     CHECK(got == std::vector<int>{1, 1, 3}); // 2 was never queued
 }
@@ -134,7 +128,7 @@ TEST_CASE("cross_channel: close wakes waiting receivers on other loops; items le
                 CHECK(*v == 5);
             }
         },
-        loops(3));
+        loop_group_options{.threads = 3});
     CHECK(closed_seen == 2);
 }
 
@@ -158,7 +152,7 @@ TEST_CASE("cross_channel: receivers on many loops share the items, each exactly 
                 ++count;
             }
         },
-        loops(3));
+        loop_group_options{.threads = 3});
     CHECK(count == total);
     bool once = true;
     for (auto& s : seen)
