@@ -332,7 +332,7 @@ def valgrind_can_run(args, key):
     """Valgrind 3.19 (Debian 12) holds its big lock through io_uring_enter (it does not
     mark the call as one that may block), so in a process with more than one io_uring
     loop a loop asleep in the kernel stops every other thread: the loops deadlock. One
-    io_uring loop works (the main thread only waits for signals; see StatsServer.stop)."""
+    io_uring loop works: run_loops runs it on the calling thread (see StatsServer.kick)."""
     impl, loops, _, _ = server_table(args)[key]
     return impl != "io_uring" or loops == 1
 
