@@ -1,9 +1,10 @@
-// loadgen: the load generator of coronet's benchmarks. A single-thread epoll
-// TCP client that keeps N connections busy echoing fixed-size messages, checks
-// every byte that comes back, and prints one JSON line of results.
+// loadgen: the load generator of coronet's benchmarks. An epoll TCP client
+// (one thread, or --threads T of them) that keeps N connections busy echoing
+// fixed-size messages, checks every byte that comes back, and prints one JSON
+// line of results.
 //
 //   loadgen --port P [--host 127.0.0.1] [--connections N] [--size BYTES]
-//           [--depth K] [--duration S] [--warmup S] [--cpu C]
+//           [--depth K] [--duration S] [--warmup S] [--cpu C] [--threads T]
 //           [--churn | --idle] [--messages M] [--pause]
 //
 // Modes:
@@ -18,6 +19,12 @@
 //             time limit; hitting it is an error ("timeout": true).
 //   --churn   each connection slot repeats: connect, one echo of BYTES, close.
 //             A "message" is one such cycle; its latency includes the connect.
+//             To a 127.x.y.z server the connections come from 127.0.0.2 ..
+//             127.0.0.254 in turn: the client closes first, so each cycle
+//             leaves a TIME_WAIT behind, and from one address the 28,000-odd
+//             ephemeral ports run out within a second; then connect() spends
+//             its time searching for a free one and the client, not the
+//             server, sets the rate.
 //   --idle    opens N connections, echoes one message of BYTES on each (so the
 //             server has accepted every one and waits in a read), prints the
 //             result line, then holds them open for --duration seconds (or,
@@ -27,6 +34,15 @@
 //             after the window print the result and wait for another line
 //             (or EOF) before closing the connections. A driver uses this to
 //             zero and dump counters exactly around the window.
+//
+// --threads T  T threads, each with its own epoll loop and its own share of
+//             the connections (N / T, the first ones one more) and of
+//             --messages; all share the warm-up deadline, a --messages window
+//             starts in all of them at once (after every thread has drained),
+//             and the result line sums them: msgs and bytes added, latency
+//             histograms merged, msgs_per_s = msgs / (last window end - first
+//             window start), client_cpu = the threads' CPU time added (up to
+//             T). T is at most N. Default 1: one thread, as before.
 //
 // Every byte sent follows a pattern (a 65,521-byte pseudo-random sequence, the
 // offset depending on the connection), and every byte received is compared with
@@ -38,14 +54,16 @@
 // "msgs_per_s", "p50_us", "p99_us", "p999_us", "max_us", "mean_us", "errors",
 // "bytes", "window_s", "timeout", "client_cpu"}; "bytes" counts verified echoed
 // bytes in the window; "client_cpu" is the load generator's own CPU time in
-// the window divided by its length (near 1.0: the client, not the server, may
-// be the bottleneck). The client sets TCP_NODELAY on its sockets; the host must be an IPv4
-// address (the benchmarks use loopback only).
+// the window divided by its length (near 1.0 per thread: the client, not the
+// server, may be the bottleneck); "threads" is T. The client sets TCP_NODELAY
+// on its sockets; the host must be an IPv4 address (the benchmarks use
+// loopback only).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -54,8 +72,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/time.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,11 +92,18 @@ static struct {
     enum mode mode;
     uint64_t messages; // 0: time-based window
     bool pause;
-} opt = {.connections = 1, .size = 64, .depth = 1, .duration_s = 5, .warmup_s = 1, .cpu = -1};
+    unsigned threads;
+} opt = {.connections = 1,
+         .size = 64,
+         .depth = 1,
+         .duration_s = 5,
+         .warmup_s = 1,
+         .cpu = -1,
+         .threads = 1};
 
 static const char usage[] =
     "usage: loadgen --port P [--host 127.0.0.1] [--connections N] [--size BYTES]\n"
-    "               [--depth K] [--duration S] [--warmup S] [--cpu C]\n"
+    "               [--depth K] [--duration S] [--warmup S] [--cpu C] [--threads T]\n"
     "               [--churn | --idle] [--messages M] [--pause]\n";
 
 static void usage_error(const char* what, const char* value) {
@@ -132,6 +157,8 @@ static void parse_options(int argc, char** argv) {
             opt.cpu = (int)parse_number(f, v, 0, CPU_SETSIZE - 1);
         else if (strcmp(f, "--messages") == 0)
             opt.messages = (uint64_t)parse_number(f, v, 1, 1e15);
+        else if (strcmp(f, "--threads") == 0)
+            opt.threads = (unsigned)parse_number(f, v, 1, 256);
         else
             usage_error("unknown option", f);
     }
@@ -141,6 +168,7 @@ static void parse_options(int argc, char** argv) {
     if (inet_pton(AF_INET, host, &opt.addr.sin_addr) != 1) usage_error("--host is not an IPv4 address", host);
     if (opt.mode != MODE_STREAM) opt.depth = 1; // one message per connection
     if (opt.mode == MODE_IDLE) opt.messages = 0;
+    if (opt.threads > opt.connections) usage_error("--threads is more than --connections", NULL);
 }
 
 // ---------------------------------------------------------------- time, histogram
@@ -155,10 +183,12 @@ static uint64_t now_ns(void) {
 // power of two is split into 32 equal buckets (relative error < 3.2%).
 enum { SUB_BITS = 5, SUB = 1 << SUB_BITS, MAX_EXP = 47, BUCKETS = (MAX_EXP - SUB_BITS + 1) * SUB + SUB };
 
-static struct {
+struct histogram {
     uint64_t count[BUCKETS];
     uint64_t total, sum_ns, max_ns;
-} hist;
+};
+// Each thread's own (and in the main thread, the merged one: see main).
+static __thread struct histogram hist;
 
 static unsigned bucket_of(uint64_t v) {
     if (v < 2 * SUB) return (unsigned)v;
@@ -201,7 +231,7 @@ static double hist_quantile_us(double q) {
 
 enum { PLEN = 65521, CHUNK = 65536 };     // pattern period (prime); largest send/recv
 static unsigned char pattern[PLEN + CHUNK]; // pattern[i] == pattern[i % PLEN]
-static unsigned char rbuf[CHUNK];
+static __thread unsigned char rbuf[CHUNK];
 
 static void make_pattern(void) {
     uint64_t x = 0x9E3779B97F4A7C15u;
@@ -221,7 +251,8 @@ enum cstate { C_CLOSED, C_CONNECTING, C_OPEN, C_DEAD };
 struct conn {
     int fd;
     enum cstate state;
-    unsigned index, generation;
+    unsigned index, generation; // index: in this thread's conns
+    unsigned id;                // over all threads: the pattern offset and error messages use it
     uint64_t base;            // pattern offset of stream byte 0
     uint64_t sent, want;      // bytes written; bytes of the messages started
     uint64_t recvd;           // bytes received and verified
@@ -232,25 +263,30 @@ struct conn {
 
 enum phase { P_WARMUP, P_DRAIN, P_MEASURE, P_FINISHED };
 
-static struct conn* conns;
-static unsigned* pending; // stack of slots waiting for a connect
-static unsigned npending, nconnecting, nopen, ndead;
-static int ep;
-static enum phase phase = P_WARMUP;
-static uint64_t t_warm_end, t_measure_start, t_end;
-static uint64_t inflight;          // messages started and not completed, all connections
-static uint64_t budget;            // --messages: messages the window may still start
-static uint64_t win_msgs, win_bytes;
-static uint64_t errors;
-static bool timed_out;
-static double cpu_at_window_start; // this process's user+sys seconds
+// A thread's state: each thread drives its own share of the connections
+// (the main thread's copies of the counters receive the sums, see main).
+static __thread struct conn* conns;
+static __thread unsigned nconns;   // this thread's connections
+static __thread uint64_t messages; // this thread's share of --messages
+static __thread unsigned* pending; // stack of slots waiting for a connect
+static __thread unsigned npending, nconnecting, nopen, ndead;
+static __thread int ep;
+static __thread enum phase phase = P_WARMUP;
+static __thread uint64_t t_measure_start, t_end;
+static __thread uint64_t inflight; // messages started and not completed, all connections
+static __thread uint64_t budget;   // --messages: messages the window may still start
+static __thread uint64_t win_msgs, win_bytes;
+static __thread uint64_t errors;
+static __thread bool timed_out;
+static __thread double cpu_at_window_start; // this thread's user+sys seconds
+static uint64_t t0, t_warm_end;             // shared: every thread warms up until t_warm_end
 
 enum { MAX_CONNECTING = 256, MAX_REPORTED_ERRORS = 5 };
 
 static void report_error(const struct conn* c, const char* what, int err) {
     ++errors;
     if (errors <= MAX_REPORTED_ERRORS)
-        fprintf(stderr, "loadgen: connection %u: %s%s%s\n", c ? c->index : 0, what, err ? ": " : "",
+        fprintf(stderr, "loadgen: connection %u: %s%s%s\n", c ? c->id : 0, what, err ? ": " : "",
                 err ? strerror(err) : "");
     if (errors == MAX_REPORTED_ERRORS) fprintf(stderr, "loadgen: (further errors only counted)\n");
 }
@@ -285,7 +321,7 @@ static void fail(struct conn* c, const char* what, int err) {
 
 static void start_connect(struct conn* c) {
     c->generation++;
-    c->base = ((uint64_t)c->index * 7919u + (uint64_t)c->generation * 104729u) % PLEN;
+    c->base = ((uint64_t)c->id * 7919u + (uint64_t)c->generation * 104729u) % PLEN;
     c->sent = c->want = c->recvd = c->started = c->done = 0;
     c->t_connect = now_ns();
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -297,6 +333,16 @@ static void start_connect(struct conn* c) {
     }
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (opt.mode == MODE_CHURN && (ntohl(opt.addr.sin_addr.s_addr) >> 24) == 127) {
+        static __thread unsigned next_source;
+        struct sockaddr_in src = {.sin_family = AF_INET}; // port 0: chosen at connect
+        src.sin_addr.s_addr = htonl(0x7f000002u + next_source++ % 253u);
+        setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        if (bind(c->fd, (const struct sockaddr*)&src, sizeof src) < 0) {
+            fail(c, "bind to a source address", errno);
+            return;
+        }
+    }
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
     if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
         report_error(c, "epoll_ctl", errno);
@@ -428,7 +474,7 @@ static void on_event(struct conn* c, uint32_t events) {
 
 static double cpu_seconds(void) {
     struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
+    getrusage(RUSAGE_THREAD, &ru);
     return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
@@ -439,7 +485,7 @@ static void begin_window(uint64_t now) {
     memset(&hist, 0, sizeof hist);
     win_msgs = win_bytes = 0;
     phase = P_MEASURE;
-    budget = opt.messages;
+    budget = messages;
     t_measure_start = now;
     t_end = now + (uint64_t)(opt.duration_s * 1e9);
 }
@@ -451,33 +497,44 @@ static void wait_for_line(void) {
 
 // Restarts every connection's pipeline (after a pause everything is idle).
 static void kick_all(void) {
-    for (unsigned i = 0; i < opt.connections; ++i)
+    for (unsigned i = 0; i < nconns; ++i)
         if (conns[i].state == C_OPEN) conn_write(&conns[i]);
 }
 
-static void print_result(uint64_t now) {
-    // t_measure_start is 0 if the window never began (e.g. every connect failed).
-    double window = t_measure_start ? (double)(now - t_measure_start) / 1e9 : 0.0;
+// The result line, from the main thread's counters (the sums of every thread's).
+static void print_result(double window, double cpu) {
     const char* mode = opt.mode == MODE_CHURN ? "churn" : opt.mode == MODE_IDLE ? "idle" : "stream";
     printf("{\"mode\": \"%s\", \"connections\": %u, \"size\": %zu, \"depth\": %u, \"msgs\": %llu, "
            "\"msgs_per_s\": %.1f, \"p50_us\": %.2f, \"p99_us\": %.2f, \"p999_us\": %.2f, "
            "\"max_us\": %.2f, \"mean_us\": %.2f, \"errors\": %llu, \"bytes\": %llu, "
-           "\"window_s\": %.4f, \"timeout\": %s, \"client_cpu\": %.3f}\n",
+           "\"window_s\": %.4f, \"timeout\": %s, \"client_cpu\": %.3f, \"threads\": %u}\n",
            mode, opt.connections, opt.size, opt.depth, (unsigned long long)win_msgs,
-           window > 0 ? (double)win_msgs / window : 0.0, hist_quantile_us(0.50), hist_quantile_us(0.99),
-           hist_quantile_us(0.999), (double)hist.max_ns / 1000.0,
+           window > 0 ? (double)win_msgs / window : 0.0, hist_quantile_us(0.50),
+           hist_quantile_us(0.99), hist_quantile_us(0.999), (double)hist.max_ns / 1000.0,
            hist.total ? (double)hist.sum_ns / (double)hist.total / 1000.0 : 0.0,
-           (unsigned long long)errors, (unsigned long long)win_bytes, window, timed_out ? "true" : "false",
-           window > 0 ? (cpu_seconds() - cpu_at_window_start) / window : 0.0);
+           (unsigned long long)errors, (unsigned long long)win_bytes, window,
+           timed_out ? "true" : "false", window > 0 ? cpu / window : 0.0, opt.threads);
     fflush(stdout);
+}
+
+// The threads meet twice around a --messages window (every one drained; the
+// main thread has released the pause) and twice at the end (every result is
+// in; the main thread has printed them and held the connections open).
+static pthread_barrier_t window_barrier, done_barrier;
+static __thread bool window_synced;
+
+static void sync_window(void) {
+    window_synced = true;
+    pthread_barrier_wait(&window_barrier);
+    pthread_barrier_wait(&window_barrier);
 }
 
 // Advances the phase on time and on drained pipelines.
 static void step_phase(uint64_t now) {
     if (opt.mode == MODE_IDLE) {
-        if (npending == 0 && nconnecting == 0 && inflight == 0 && ndead + nopen == opt.connections) {
+        if (npending == 0 && nconnecting == 0 && inflight == 0 && ndead + nopen == nconns) {
             bool all_echoed = true;
-            for (unsigned i = 0; i < opt.connections && all_echoed; ++i)
+            for (unsigned i = 0; i < nconns && all_echoed; ++i)
                 all_echoed = conns[i].state != C_OPEN || conns[i].done == 1;
             if (all_echoed) phase = P_FINISHED;
         } else if (now >= t_end) {
@@ -498,11 +555,7 @@ static void step_phase(uint64_t now) {
             phase = P_DRAIN;
     }
     if (phase == P_DRAIN && inflight == 0 && nconnecting == 0) {
-        if (opt.pause) {
-            printf("{\"phase\": \"warm\"}\n");
-            fflush(stdout);
-            wait_for_line();
-        }
+        sync_window(); // every thread has drained (and, with --pause, the driver said go)
         begin_window(now_ns());
         start_connects();
         kick_all();
@@ -515,12 +568,111 @@ static void step_phase(uint64_t now) {
             phase = P_FINISHED;
         }
     }
-    if (ndead == opt.connections) phase = P_FINISHED; // nothing left to drive
+    if (ndead == nconns) phase = P_FINISHED; // nothing left to drive
+}
+
+// One thread's share of the connections and, once it is done, its results.
+struct worker {
+    pthread_t thread;
+    unsigned first, count; // connections first .. first + count - 1
+    uint64_t messages;     // its share of --messages
+    struct histogram hist;
+    uint64_t msgs, bytes, errors, t_start, t_done;
+    bool timed_out;
+    double cpu;
+};
+
+// Drives this thread's connections through the phases; bounded: every phase
+// ends by t_end at the latest.
+static void run_connections(void) {
+    enum { MAX_EVENTS = 512 };
+    struct epoll_event events[MAX_EVENTS];
+    while (phase != P_FINISHED) {
+        uint64_t now = now_ns();
+        step_phase(now);
+        if (phase == P_FINISHED) break;
+        start_connects();
+        uint64_t deadline = phase == P_WARMUP    ? t_warm_end
+                            : phase == P_MEASURE ? t_end
+                                                 : now + 100000000u;
+        if (opt.mode == MODE_IDLE) deadline = t_end;
+        uint64_t wait_ns = deadline > now ? deadline - now : 0;
+        int timeout_ms = wait_ns >= 100000000u ? 100 : (int)((wait_ns + 999999u) / 1000000u);
+        int n = epoll_wait(ep, events, MAX_EVENTS, timeout_ms);
+        if (n < 0 && errno != EINTR) {
+            report_error(NULL, "epoll_wait", errno);
+            return;
+        }
+        for (int i = 0; i < n; ++i)
+            on_event(events[i].data.ptr, events[i].events);
+    }
+}
+
+static void* worker_main(void* arg) {
+    struct worker* w = arg;
+    nconns = w->count;
+    messages = w->messages;
+    conns = calloc(nconns, sizeof *conns);
+    pending = calloc(nconns, sizeof *pending);
+    uint64_t* starts = calloc((size_t)nconns * opt.depth, sizeof *starts);
+    ep = epoll_create1(EPOLL_CLOEXEC);
+    if (!conns || !pending || !starts || ep < 0) {
+        report_error(NULL, ep < 0 ? "epoll_create1" : "out of memory", ep < 0 ? errno : 0);
+    } else {
+        for (unsigned i = nconns; i-- > 0;) { // slot 0 connects first
+            conns[i] = (struct conn){.fd = -1,
+                                     .index = i,
+                                     .id = w->first + i,
+                                     .t_start = starts + (size_t)i * opt.depth};
+            pending[npending++] = i;
+        }
+        if (opt.mode == MODE_IDLE) { // the window is the opening, bounded by 120 s
+            t_measure_start = t0;
+            t_end = t0 + 120000000000u;
+        }
+        run_connections();
+    }
+    if (opt.messages && !window_synced) sync_window(); // ended early: the others must not wait
+    w->t_done = now_ns();
+    w->hist = hist;
+    w->msgs = win_msgs;
+    w->bytes = win_bytes;
+    w->errors = errors;
+    w->timed_out = timed_out;
+    w->t_start = t_measure_start; // 0 if the window never began (e.g. every connect failed)
+    w->cpu = t_measure_start ? cpu_seconds() - cpu_at_window_start : 0.0;
+    pthread_barrier_wait(&done_barrier);
+    pthread_barrier_wait(&done_barrier); // connections stay open until the main thread is done
+    for (unsigned i = 0; conns && i < nconns; ++i)
+        if (conns[i].fd >= 0) close(conns[i].fd);
+    free(starts);
+    free(pending);
+    free(conns);
+    if (ep >= 0) close(ep);
+    return NULL;
+}
+
+// Adds a thread's results to the main thread's counters, and widens the
+// window [*start, *end] to cover the thread's.
+static void merge(const struct worker* w, uint64_t* start, uint64_t* end, double* cpu) {
+    for (unsigned b = 0; b < BUCKETS; ++b)
+        hist.count[b] += w->hist.count[b];
+    hist.total += w->hist.total;
+    hist.sum_ns += w->hist.sum_ns;
+    if (w->hist.max_ns > hist.max_ns) hist.max_ns = w->hist.max_ns;
+    win_msgs += w->msgs;
+    win_bytes += w->bytes;
+    errors += w->errors;
+    timed_out = timed_out || w->timed_out;
+    *cpu += w->cpu;
+    if (w->t_start == 0) return;
+    if (*start == 0 || w->t_start < *start) *start = w->t_start;
+    if (w->t_done > *end) *end = w->t_done;
 }
 
 int main(int argc, char** argv) {
     parse_options(argc, argv);
-    if (opt.cpu >= 0) {
+    if (opt.cpu >= 0) { // the threads inherit it
         cpu_set_t set;
         CPU_ZERO(&set);
         CPU_SET((size_t)opt.cpu, &set);
@@ -532,49 +684,44 @@ int main(int argc, char** argv) {
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     make_pattern();
-    conns = calloc(opt.connections, sizeof *conns);
-    pending = calloc(opt.connections, sizeof *pending);
-    uint64_t* starts = calloc((size_t)opt.connections * opt.depth, sizeof *starts);
-    if (!conns || !pending || !starts) {
+    const unsigned nt = opt.threads;
+    struct worker* workers = calloc(nt, sizeof *workers);
+    if (!workers) {
         fprintf(stderr, "loadgen: out of memory\n");
         return 1;
     }
-    ep = epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0) {
-        perror("loadgen: epoll_create1");
-        return 1;
+    for (unsigned t = 0, first = 0; t < nt; ++t) { // the first ones get the remainders
+        workers[t].first = first;
+        workers[t].count = opt.connections / nt + (t < opt.connections % nt ? 1 : 0);
+        workers[t].messages = opt.messages / nt + (t < opt.messages % nt ? 1 : 0);
+        first += workers[t].count;
     }
-    for (unsigned i = opt.connections; i-- > 0;) { // slot 0 connects first
-        conns[i] = (struct conn){.fd = -1, .index = i, .t_start = starts + (size_t)i * opt.depth};
-        pending[npending++] = i;
-    }
-
-    uint64_t t0 = now_ns();
+    pthread_barrier_init(&window_barrier, NULL, nt + 1);
+    pthread_barrier_init(&done_barrier, NULL, nt + 1);
+    t0 = now_ns();
     t_warm_end = t0 + (uint64_t)(opt.warmup_s * 1e9);
-    if (opt.mode == MODE_IDLE) { // the window is the opening, bounded by 120 s
-        t_measure_start = t0;
-        t_end = t0 + 120000000000u;
-    }
-    enum { MAX_EVENTS = 512 };
-    struct epoll_event events[MAX_EVENTS];
-    while (phase != P_FINISHED) { // bounded: every phase ends by t_end at the latest
-        uint64_t now = now_ns();
-        step_phase(now);
-        if (phase == P_FINISHED) break;
-        start_connects();
-        uint64_t deadline = phase == P_WARMUP ? t_warm_end : phase == P_MEASURE ? t_end : now + 100000000u;
-        if (opt.mode == MODE_IDLE) deadline = t_end;
-        uint64_t wait_ns = deadline > now ? deadline - now : 0;
-        int timeout_ms = wait_ns >= 100000000u ? 100 : (int)((wait_ns + 999999u) / 1000000u);
-        int n = epoll_wait(ep, events, MAX_EVENTS, timeout_ms);
-        if (n < 0 && errno != EINTR) {
-            perror("loadgen: epoll_wait");
+    for (unsigned t = 0; t < nt; ++t) {
+        int err = pthread_create(&workers[t].thread, NULL, worker_main, &workers[t]);
+        if (err != 0) {
+            fprintf(stderr, "loadgen: pthread_create: %s\n", strerror(err));
             return 1;
         }
-        for (int i = 0; i < n; ++i) on_event(events[i].data.ptr, events[i].events);
     }
-    uint64_t t_done = now_ns();
-    print_result(t_done);
+    if (opt.messages) { // every thread has drained: the window starts everywhere at once
+        pthread_barrier_wait(&window_barrier);
+        if (opt.pause) {
+            printf("{\"phase\": \"warm\"}\n");
+            fflush(stdout);
+            wait_for_line();
+        }
+        pthread_barrier_wait(&window_barrier);
+    }
+    pthread_barrier_wait(&done_barrier);
+    uint64_t start = 0, end = 0;
+    double cpu = 0;
+    for (unsigned t = 0; t < nt; ++t)
+        merge(&workers[t], &start, &end, &cpu);
+    print_result(start ? (double)(end - start) / 1e9 : 0.0, cpu);
     if (opt.mode == MODE_IDLE && !opt.pause) {
         struct timespec hold = {.tv_sec = (time_t)opt.duration_s,
                                 .tv_nsec = (long)((opt.duration_s - (double)(time_t)opt.duration_s) * 1e9)};
@@ -583,11 +730,9 @@ int main(int argc, char** argv) {
     } else if (opt.pause) {
         wait_for_line();
     }
-    for (unsigned i = 0; i < opt.connections; ++i)
-        if (conns[i].fd >= 0) close(conns[i].fd);
-    free(starts);
-    free(pending);
-    free(conns);
-    close(ep);
+    pthread_barrier_wait(&done_barrier);
+    for (unsigned t = 0; t < nt; ++t)
+        pthread_join(workers[t].thread, NULL);
+    free(workers);
     return errors > 0 ? 1 : 0;
 }

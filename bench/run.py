@@ -203,12 +203,14 @@ class Loadgen:
     """bench/loadgen; with pause=True the driver releases each phase (see loadgen.c)."""
 
     def __init__(self, exe, server, cpu, connections, size, depth=1, duration=5.0, warmup=1.0,
-                 churn=False, idle=False, messages=None, pause=False):
+                 churn=False, idle=False, messages=None, pause=False, threads=1):
         argv = [str(exe), "--host", server.host, "--port", str(server.port),
                 "--connections", str(connections), "--size", str(size), "--depth", str(depth),
                 "--duration", str(duration), "--warmup", str(warmup)]
         if cpu is not None:
             argv += ["--cpu", str(cpu)]
+        if threads > 1:
+            argv += ["--threads", str(threads)]
         if churn:
             argv.append("--churn")
         if idle:
