@@ -23,8 +23,8 @@ bool refuse_operation(operation& op, cancel_scope* scope) noexcept;
 /// resumes it on completion), false if the result is already in `op` (an
 /// inline completion, or -ECANCELED because the scope is cancelled) and `h`
 /// may continue at once. Throws std::logic_error when no loop is running.
-inline bool start_operation(operation& op, wait_link& link, std::coroutine_handle<> h,
-                            cancel_scope* scope) {
+[[gnu::always_inline]] inline bool start_operation(operation& op, wait_link& link,
+                                                   std::coroutine_handle<> h, cancel_scope* scope) {
     if ((scope != nullptr && scope->cancelled()) || op.fd < 0) [[unlikely]]
         return refuse_operation(op, scope);
     event_loop& loop = running_loop_or_throw();
@@ -57,7 +57,7 @@ struct io_awaitable {
 
     bool await_ready() const noexcept { return false; }
     template <class P>
-    bool await_suspend(std::coroutine_handle<P> h) {
+    [[gnu::always_inline]] bool await_suspend(std::coroutine_handle<P> h) {
         return start_operation(op, link, h, scope_of(h));
     }
     /// The kernel-style result; leaves the cancel scope. Every await_resume calls it.
